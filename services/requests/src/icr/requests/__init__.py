@@ -1,0 +1,1 @@
+"""ICR package."""
