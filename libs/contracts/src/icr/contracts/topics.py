@@ -1,0 +1,33 @@
+"""The Kafka topics ICR publishes to, with explicit partition counts.
+
+Topics are created by the producing service at start (auto-creation is off on our brokers).
+Every event of one aggregate goes to one topic, keyed by the aggregate id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    owner: str
+
+    @property
+    def dead_letter(self) -> str:
+        return f"{self.name}.dlq"
+
+
+REQUESTS = Topic("icr.requests.request", partitions=6, owner="requests")
+DIRECTORY = Topic("icr.requests.directory", partitions=3, owner="requests")
+CATALOG = Topic("icr.requests.catalog", partitions=3, owner="requests")
+RATINGS = Topic("icr.feedback.rating", partitions=6, owner="feedback")
+LEDGER = Topic("icr.incentives.ledger", partitions=6, owner="incentives")
+
+ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, LEDGER)
+
+
+def owned_by(service: str) -> tuple[Topic, ...]:
+    return tuple(t for t in ALL if t.owner == service)

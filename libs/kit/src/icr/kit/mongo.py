@@ -1,0 +1,75 @@
+"""The MongoDB client's lifecycle and the few helpers every store shares."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from icr.kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+
+
+class Mongo:
+    """Owns one `AsyncMongoClient`; built in the service's lifespan, never at import time."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.client: AsyncMongoClient[Document] = AsyncMongoClient(
+            settings.mongo_url,
+            serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+            tz_aware=True,
+            appname=f"icr-{settings.service_name}",
+        )
+        self.db: AsyncDatabase[Document] = self.client[settings.database]
+
+    def collection(self, name: str) -> AsyncCollection[Document]:
+        return self.db[name]
+
+    async def ping(self) -> None:
+        await self.client.admin.command("ping")
+
+    async def ensure_indexes(self, indexes: Mapping[str, Sequence[IndexModel]]) -> None:
+        for name, models in indexes.items():
+            if models:
+                await self.db[name].create_indexes(list(models))
+        log.info("indexes ensured", extra={"collections": sorted(indexes)})
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def apply_once(
+    collection: AsyncCollection[Document],
+    key: Any,
+    update: Document,
+    *,
+    event_id: str,
+    upsert: bool = True,
+    keep: int = 500,
+) -> bool:
+    """Applies `update` to one document unless it already applied `event_id`; True if it did.
+
+    The document remembers the last `keep` event ids it applied, and the effect and that record
+    are one atomic write, so a redelivered event changes nothing, even after a crash between
+    processing and the offset commit. With `upsert`, an existing document whose guard fails makes
+    the server try an insert with the same `_id`: that duplicate key means "already applied".
+    """
+    guarded = {**update}
+    push = dict(guarded.get("$push", {}))
+    push["applied_events"] = {"$each": [event_id], "$slice": -keep}
+    guarded["$push"] = push
+    try:
+        result = await collection.update_one(
+            {"_id": key, "applied_events": {"$ne": event_id}}, guarded, upsert=upsert
+        )
+    except DuplicateKeyError:
+        return False
+    return result.modified_count > 0 or result.upserted_id is not None

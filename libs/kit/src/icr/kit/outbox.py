@@ -1,0 +1,237 @@
+"""The transactional outbox: events are saved inside the aggregate's own document.
+
+A state change and the events it records are one atomic update of one document (MongoDB
+guarantees that without transactions). The `Relay` publishes pending events to Kafka in order,
+then removes them. A crash after publishing and before removal publishes them again with the
+same event ids, which consumers drop (see `icr.kit.inbox`); nothing is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from icr.contracts import Envelope, Event
+from icr.kit import context, metrics
+from icr.kit.kafka import encode, headers_for
+from icr.kit.mongo import Document
+from icr.kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+PENDING = "outbox_pending"
+OUTBOX = "outbox"
+LEASE_OWNER = "outbox_lease_owner"
+LEASE_UNTIL = "outbox_lease_until"
+
+OUTBOX_INDEXES = [IndexModel([(PENDING, ASCENDING)], name="outbox_pending")]
+
+
+class ConcurrentUpdate(Exception):
+    """The document changed since it was read; the caller reloads and decides again."""
+
+
+class Outbox:
+    """Turns events into outbox entries and writes them with the state they belong to."""
+
+    def __init__(self, settings: ServiceSettings, wake: asyncio.Event | None = None) -> None:
+        self.settings = settings
+        self.wake = wake or asyncio.Event()
+
+    def entries(self, events: Sequence[Event]) -> list[Document]:
+        cause = context.current()
+        out = []
+        for event in events:
+            envelope = Envelope.wrap(
+                event,
+                source=self.settings.service_name,
+                correlation_id=cause.correlation_id,
+                causation_id=cause.causation_id,
+            )
+            out.append(
+                {
+                    "event_id": envelope.event_id,
+                    "topic": self.settings.topic_name(event.topic.name),
+                    "key": envelope.aggregate_id,
+                    "traceparent": cause.child().traceparent,
+                    "envelope": envelope.model_dump(mode="json"),
+                }
+            )
+        return out
+
+    async def insert(
+        self, collection: AsyncCollection[Document], doc: Document, events: Sequence[Event]
+    ) -> None:
+        """Insert a new aggregate document with its first events (version 1)."""
+        entries = self.entries(events)
+        await collection.insert_one({**doc, "version": 1, OUTBOX: entries, PENDING: bool(entries)})
+        self._woken(entries)
+
+    async def update(
+        self,
+        collection: AsyncCollection[Document],
+        key: Any,
+        expected_version: int,
+        fields: Document,
+        events: Sequence[Event],
+        *,
+        extra: Document | None = None,
+    ) -> None:
+        """Replace `fields` and append `events` if the document is still at `expected_version`."""
+        entries = self.entries(events)
+        update: Document = {
+            "$set": {**fields, "version": expected_version + 1},
+            **(extra or {}),
+        }
+        if entries:
+            update["$set"][PENDING] = True
+            update.setdefault("$push", {})[OUTBOX] = {"$each": entries}
+        result = await collection.update_one({"_id": key, "version": expected_version}, update)
+        if result.matched_count == 0:
+            raise ConcurrentUpdate(f"{collection.name}/{key} is no longer at v{expected_version}")
+        self._woken(entries)
+
+    def _woken(self, entries: list[Document]) -> None:
+        if entries:
+            self.wake.set()
+
+
+class Relay:
+    """Publishes pending outbox entries of the given collections to Kafka.
+
+    Replicas share the work through a lease per document: a replica claims a document's pending
+    events for `outbox_lease_seconds`, so two replicas do not publish the same events at the same
+    time. If a lease runs out mid-publish the events may go out twice, with the same ids.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        collections: Sequence[AsyncCollection[Document]],
+        producer: AIOKafkaProducer,
+        wake: asyncio.Event,
+        *,
+        batch: int = 100,
+    ) -> None:
+        self.settings = settings
+        self.collections = list(collections)
+        self.producer = producer
+        self.wake = wake
+        self.batch = batch
+        self.owner = f"{settings.service_name}-{secrets.token_hex(4)}"
+
+    async def run(self) -> None:
+        """Runs until cancelled; Kafka or MongoDB outages only delay publishing."""
+        while True:
+            self.wake.clear()
+            try:
+                published = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox relay pass failed; retrying", exc_info=True)
+                published = 0
+                await asyncio.sleep(self.settings.outbox_poll_seconds)
+            if published:
+                continue  # more may be waiting beyond this batch
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_seconds)
+
+    async def publish_pending(self) -> int:
+        total = 0
+        for collection in self.collections:
+            total += await self._publish_collection(collection)
+        return total
+
+    async def _publish_collection(self, collection: AsyncCollection[Document]) -> int:
+        now = datetime.now(UTC)
+        candidates = await collection.find(
+            {PENDING: True}, projection={"_id": 1}, limit=self.batch
+        ).to_list()
+        claimed = []
+        for candidate in candidates:
+            doc = await self._claim(collection, candidate["_id"], now)
+            if doc is not None and doc.get(OUTBOX):
+                claimed.append(doc)
+        # Send everything first and await after: the idempotent producer keeps the order
+        # within a partition, and one round trip per batch instead of per event.
+        sends = []
+        for doc in claimed:
+            futures = [await self._send(entry) for entry in doc[OUTBOX]]
+            sends.append((doc, futures))
+        count = 0
+        for doc, futures in sends:
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            sent = []
+            for entry, result in zip(doc[OUTBOX], results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning(
+                        "publish failed",
+                        extra={"event_id": entry["event_id"], "error": repr(result)},
+                    )
+                    break  # later events of this aggregate must not overtake it
+                sent.append(entry["event_id"])
+                metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
+            await self._settle(collection, doc["_id"], sent)
+            count += len(sent)
+        return count
+
+    async def _claim(
+        self, collection: AsyncCollection[Document], key: Any, now: datetime
+    ) -> Document | None:
+        return await collection.find_one_and_update(
+            {
+                "_id": key,
+                PENDING: True,
+                "$or": [
+                    {LEASE_UNTIL: None},
+                    {LEASE_UNTIL: {"$lt": now}},
+                    {LEASE_OWNER: self.owner},
+                ],
+            },
+            {
+                "$set": {
+                    LEASE_OWNER: self.owner,
+                    LEASE_UNTIL: now + timedelta(seconds=self.settings.outbox_lease_seconds),
+                }
+            },
+            projection={OUTBOX: 1},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def _send(self, entry: Document) -> asyncio.Future[Any]:
+        envelope = Envelope.model_validate(entry["envelope"])
+        future: asyncio.Future[Any] = await self.producer.send(
+            entry["topic"],
+            value=encode(envelope),
+            key=entry["key"].encode(),
+            headers=headers_for(envelope, entry.get("traceparent")),
+        )
+        return future
+
+    async def _settle(
+        self, collection: AsyncCollection[Document], key: Any, sent: list[str]
+    ) -> None:
+        if sent:
+            await collection.update_one(
+                {"_id": key}, {"$pull": {OUTBOX: {"event_id": {"$in": sent}}}}
+            )
+        # Clearing the flag only when the array is empty is atomic against a writer who pushed
+        # new events meanwhile: its push set the flag and made the array non-empty.
+        await collection.update_one({"_id": key, OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}})
+        await collection.update_one(
+            {"_id": key, LEASE_OWNER: self.owner},
+            {"$set": {LEASE_OWNER: None, LEASE_UNTIL: None}},
+        )
+
+    async def pending_count(self) -> int:
+        return sum([await c.count_documents({PENDING: True}) for c in self.collections])

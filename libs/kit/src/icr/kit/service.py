@@ -1,0 +1,182 @@
+"""The runtime every ICR service shares: clients, relay, consumers, health, in one lifespan.
+
+A service describes itself with a `ServiceSpec`; `create_app` builds the FastAPI app. Start-up
+never fails because Kafka or MongoDB is down: the service answers /health/live at once, reports
+not ready, and a supervisor keeps trying until both are back, then publishes what waited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from pymongo import IndexModel
+
+from icr.contracts.topics import Topic
+from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
+from icr.kit.health import Readiness, health_router
+from icr.kit.http import install_middleware
+from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox
+from icr.kit.kafka import build_producer, ensure_topics
+from icr.kit.logging import configure_logging
+from icr.kit.mongo import Mongo
+from icr.kit.outbox import OUTBOX_INDEXES, Outbox, Relay
+from icr.kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Worker = Callable[["Runtime"], Awaitable[None]]
+T = TypeVar("T")
+
+
+@dataclass
+class ServiceSpec:
+    settings: ServiceSettings
+    produces: Sequence[Topic] = ()
+    indexes: Mapping[str, Sequence[IndexModel]] = field(default_factory=dict)
+    outbox_collections: Sequence[str] = ()
+    subscriptions: Sequence[Callable[[Runtime], Subscription]] = ()
+    """Factories, since handlers need the runtime's stores."""
+    routers: Sequence[APIRouter] = ()
+    exception_handlers: Mapping[type[Exception], Callable[..., Any]] = field(default_factory=dict)
+    workers: Sequence[Worker] = ()
+    """Long-running tasks started once the store and Kafka are ready (schedulers, ...)."""
+
+
+class Runtime:
+    """The clients and tasks of one running service; lives on `app.state.runtime`."""
+
+    def __init__(self, spec: ServiceSpec) -> None:
+        self.spec = spec
+        self.settings = spec.settings
+        self.mongo = Mongo(spec.settings)
+        self.outbox = Outbox(spec.settings)
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: Relay | None = None
+        self.consumers: list[ConsumerRunner] = []
+        self.started = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.readiness = Readiness()
+        self.readiness.add("mongo", self.mongo.ping)
+        self.readiness.add("kafka", self._kafka_check)
+        self.readiness.add("startup", self._startup_check)
+
+    async def _kafka_check(self) -> None:
+        if self.producer is None:
+            raise RuntimeError("producer not started")
+        await self.producer.client.fetch_all_metadata()
+
+    async def _startup_check(self) -> None:
+        if not self.started.is_set():
+            raise RuntimeError("still starting (waiting for the store or Kafka)")
+        for runner in self.consumers:
+            if not runner.running:
+                raise RuntimeError(f"consumer {runner.group} not running")
+
+    async def start(self) -> None:
+        self.tasks.append(asyncio.create_task(self._supervise(), name="startup"))
+
+    async def _supervise(self) -> None:
+        spec, settings = self.spec, self.settings
+        indexes = {**spec.indexes, INBOX_COLLECTION: INBOX_INDEXES}
+        for name in spec.outbox_collections:
+            indexes[name] = [*indexes.get(name, []), *OUTBOX_INDEXES]
+        await _retry("store", lambda: self.mongo.ensure_indexes(indexes))
+        subscriptions = [build(self) for build in spec.subscriptions]
+        dead_letters = [dead_letter_topic(s.group) for s in subscriptions]
+        await _retry("topics", lambda: ensure_topics(settings, spec.produces, dead_letters))
+        self.producer = await _retry("producer", self._start_producer)
+        self.relay = Relay(
+            settings,
+            [self.mongo.collection(n) for n in spec.outbox_collections],
+            self.producer,
+            self.outbox.wake,
+        )
+        self._spawn("relay", self.relay.run())
+        for sub in subscriptions:
+            inbox = Inbox(self.mongo.collection(INBOX_COLLECTION), settings.topic_name(sub.group))
+            runner = ConsumerRunner(settings, sub, inbox, self.producer)
+            self.consumers.append(runner)
+            self._spawn(f"consumer:{sub.group}", runner.run())
+        for worker in spec.workers:
+            self._spawn(getattr(worker, "__name__", "worker"), worker(self))
+        self.started.set()
+        log.info("service started")
+
+    async def _start_producer(self) -> AIOKafkaProducer:
+        producer = build_producer(self.settings)
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
+
+    def _spawn(self, name: str, coro: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Tasks loop and retry on their own; reaching here is a bug worth a loud log.
+                log.exception("background task crashed", extra={"task": name})
+
+        self.tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.producer is not None:
+            await self.producer.stop()
+        await self.mongo.close()
+
+
+async def _retry(what: str, action: Callable[[], Awaitable[T]]) -> T:
+    delay = 0.5
+    while True:
+        try:
+            return await action()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(f"{what} not available; retrying", extra={"error": repr(exc)[:300]})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
+    configure_logging(spec.settings.service_name, spec.settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(spec)
+        app.state.runtime = runtime
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    install_middleware(app)
+    app.include_router(health_router(lambda request: runtime_of(request).readiness))
+    for router in spec.routers:
+        app.include_router(router)
+    for exc_type, handler in spec.exception_handlers.items():
+        app.add_exception_handler(exc_type, handler)
+    return app

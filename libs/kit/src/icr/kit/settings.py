@@ -1,0 +1,53 @@
+"""Settings shared by every ICR process; each service extends `ServiceSettings`."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Every knob has an environment variable (the field name in upper case) and a default."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    service_name: str = Field(default="icr", description="Name in logs, events and metrics.")
+    host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    port: int = Field(default=8000, description="HTTP port.")
+    log_level: str = Field(default="INFO")
+
+    mongo_url: str = Field(
+        default="mongodb://127.0.0.1:27017/?directConnection=true",
+        description="MongoDB connection string (real MongoDB or the local stand-in).",
+    )
+    mongo_db: str = Field(default="", description="Database name; defaults to icr_<service>.")
+    mongo_timeout_ms: int = Field(default=3000, description="Server selection timeout.")
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    kafka_topic_prefix: str = Field(
+        default="", description="Prefix for every topic name: isolates environments on one cluster."
+    )
+    kafka_replication_factor: int = Field(
+        default=1, description="Replication factor of created topics (3 on a production cluster)."
+    )
+    kafka_retention_ms: int = Field(
+        default=-1, description="Retention of created topics; -1 keeps events for replay."
+    )
+
+    outbox_poll_seconds: float = Field(
+        default=1.0, description="How often the relay looks for events it was not woken for."
+    )
+    outbox_lease_seconds: float = Field(
+        default=30.0, description="How long one relay replica owns a document's pending events."
+    )
+    consumer_max_attempts: int = Field(
+        default=5, description="Attempts before an event goes to the dead-letter topic."
+    )
+    consumer_retry_backoff_seconds: float = Field(default=0.2)
+
+    @property
+    def database(self) -> str:
+        return self.mongo_db or f"icr_{self.service_name}"
+
+    def topic_name(self, name: str) -> str:
+        return f"{self.kafka_topic_prefix}{name}"

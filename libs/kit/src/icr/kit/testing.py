@@ -1,0 +1,106 @@
+"""Helpers for tests that run against the real broker and store (no fakes here)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from icr.kit.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def service_settings_for_test(cls: type[S] = ServiceSettings, **overrides: Any) -> S:  # type: ignore[assignment]
+    """Settings on the test infrastructure with a database and topic prefix of their own."""
+    run = secrets.token_hex(4)
+    values: dict[str, Any] = {
+        "mongo_url": os.environ.get(
+            "MONGO_URL", "mongodb://127.0.0.1:27018/?directConnection=true"
+        ),
+        "kafka_bootstrap_servers": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
+        "kafka_topic_prefix": f"t{run}.",
+        "outbox_poll_seconds": 0.2,
+        "consumer_retry_backoff_seconds": 0.01,
+    }
+    values.setdefault("mongo_db", f"test_{run}")
+    values.update(overrides)
+    return cls(**values)
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, count: int, timeout: float = 20.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Reads `count` records from the start of `topic` (no group), or fails after `timeout`."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(records) < count:
+                batch = await consumer.getmany(timeout_ms=200)
+                for part in batch.values():
+                    records.extend(part)
+    except TimeoutError:
+        raise AssertionError(f"read {len(records)} of {count} records from {topic}") from None
+    finally:
+        await consumer.stop()
+    return records
+
+
+class TcpProxy:
+    """A loopback TCP forwarder that can be cut and restored, to test outages for real."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+
+    async def open(self, port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", port or self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._conns):
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self._conns.update({writer, up_writer})
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._conns.difference_update({writer, up_writer})
+
+
+@contextlib.asynccontextmanager
+async def proxied(host: str, port: int) -> AsyncIterator[TcpProxy]:
+    proxy = TcpProxy(host, port)
+    await proxy.open()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()

@@ -1,0 +1,145 @@
+"""Consumers on the real broker: redelivery applies once, a poison event is dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import ClassVar
+
+import pytest
+
+from icr.contracts import Envelope, Event, registry
+from icr.contracts.topics import Topic
+from icr.kit import kafka
+from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
+from icr.kit.inbox import Inbox
+from icr.kit.kafka import build_producer, encode, ensure_topics
+from icr.kit.mongo import Mongo, apply_once
+from icr.kit.testing import read_topic, service_settings_for_test
+
+pytestmark = pytest.mark.infra
+
+TOPIC = Topic("kit.test.counter", partitions=1, owner="kit")
+
+
+class Incremented(Event):
+    event_type: ClassVar[str] = "kit.counter.incremented"
+    topic: ClassVar[Topic] = TOPIC
+    aggregate_field: ClassVar[str] = "counter_id"
+
+    counter_id: str
+    by: int
+
+
+registry.register(Incremented)
+
+
+@pytest.fixture
+async def rig():
+    settings = service_settings_for_test(service_name="kit", consumer_max_attempts=3)
+    sub = Subscription(group="kit.counter")
+    await ensure_topics(settings, [TOPIC], [dead_letter_topic(sub.group)])
+    mongo = Mongo(settings)
+    producer = build_producer(settings)
+    await producer.start()
+    yield settings, sub, mongo, producer
+    await producer.stop()
+    await mongo.client.drop_database(settings.database)
+    await mongo.close()
+
+
+async def publish(settings, producer, envelope: Envelope) -> None:
+    await producer.send_and_wait(
+        settings.topic_name(TOPIC.name), encode(envelope), key=envelope.aggregate_id.encode()
+    )
+
+
+async def run_until(runner: ConsumerRunner, done, timeout: float = 20) -> None:
+    task = asyncio.create_task(runner.run())
+    try:
+        async with asyncio.timeout(timeout):
+            while not await done():
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_redelivered_event_is_apply_once(rig) -> None:
+    settings, sub, mongo, producer = rig
+    counters = mongo.collection("counters")
+    calls = 0
+
+    @sub.on(Incremented)
+    async def add(event: Incremented, envelope: Envelope) -> None:
+        nonlocal calls
+        calls += 1
+        await apply_once(
+            counters, event.counter_id, {"$inc": {"value": event.by}}, event_id=envelope.event_id
+        )
+
+    first = Envelope.wrap(Incremented(counter_id="c", by=5), source="kit")
+    second = Envelope.wrap(Incremented(counter_id="c", by=1), source="kit")
+    for envelope in (first, first, second, first):  # Kafka redelivers; we send it again to prove it
+        await publish(settings, producer, envelope)
+    inbox = Inbox(mongo.collection("inbox"), settings.topic_name(sub.group))
+    runner = ConsumerRunner(settings, sub, inbox, producer)
+
+    async def done() -> bool:
+        return await inbox.seen(second.event_id)
+
+    await run_until(runner, done)
+    await asyncio.sleep(0.3)  # let the trailing duplicate be read too
+    doc = await counters.find_one({"_id": "c"})
+    assert doc is not None
+    assert doc["value"] == 6
+    assert calls == 2
+
+
+async def test_apply_once_guard_holds_even_without_the_inbox(rig) -> None:
+    _, _, mongo, _ = rig
+    counters = mongo.collection("counters")
+    # As if the process died after the update, before recording the inbox, twice.
+    applied = [
+        await apply_once(counters, "x", {"$inc": {"value": 1}}, event_id="e1") for _ in range(3)
+    ]
+    assert applied == [True, False, False]
+    doc = await counters.find_one({"_id": "x"})
+    assert doc is not None
+    assert doc["value"] == 1
+
+
+async def test_failing_event_goes_to_dead_letter_and_the_partition_moves_on(rig) -> None:
+    settings, sub, mongo, producer = rig
+    handled: list[int] = []
+    attempts = 0
+
+    @sub.on(Incremented)
+    async def add(event: Incremented, envelope: Envelope) -> None:
+        nonlocal attempts
+        if event.by == 13:
+            attempts += 1
+            raise ValueError("unlucky number")
+        handled.append(event.by)
+
+    for by in (1, 13, 2):
+        await publish(
+            settings, producer, Envelope.wrap(Incremented(counter_id="c", by=by), source="kit")
+        )
+    # An envelope that is not JSON at all is parked at once, without retries.
+    await producer.send_and_wait(settings.topic_name(TOPIC.name), b"not json", key=b"c")
+    inbox = Inbox(mongo.collection("inbox"), settings.topic_name(sub.group))
+    runner = ConsumerRunner(settings, sub, inbox, producer)
+
+    async def done() -> bool:
+        return handled == [1, 2]
+
+    await run_until(runner, done)
+    dead = await read_topic(
+        settings.kafka_bootstrap_servers, settings.topic_name(dead_letter_topic(sub.group)), count=2
+    )
+    assert attempts == 3
+    errors = [kafka.header(r.headers, "dlq_error") or "" for r in dead]
+    assert "ValueError: unlucky number" in errors[0]
+    assert errors[1].startswith("undecodable envelope")
+    assert kafka.header(dead[0].headers, "dlq_offset") == "1"
+    assert Envelope.model_validate_json(dead[0].value).data["by"] == 13
