@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
 from icr.contracts import Envelope, Event, registry
-from icr.contracts.registry import UnknownEvent
+from icr.contracts.registry import Registry, UnknownEvent
 from icr.contracts.topics import Topic
 from icr.kit import context, metrics
 from icr.kit.context import Causation, new_causation, parse_traceparent
@@ -67,8 +67,11 @@ class ConsumerRunner:
         subscription: Subscription,
         inbox: Inbox,
         producer: AIOKafkaProducer,
+        *,
+        events: Registry = registry,
     ) -> None:
         self.settings = settings
+        self.events = events
         self.subscription = subscription
         self.group = settings.topic_name(subscription.group)
         self.inbox = inbox
@@ -129,7 +132,7 @@ class ConsumerRunner:
                 metrics.EVENTS_CONSUMED.labels(self.group, topic, "duplicate").inc()
                 return
             try:
-                event = registry.parse(envelope)
+                event = self.events.parse(envelope)
             except (UnknownEvent, ValidationError) as exc:
                 await self.dead_letter(record, f"invalid event: {exc}")
                 return

@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
         description="MongoDB connection string (real MongoDB or the local stand-in).",
     )
     mongo_db: str = Field(default="", description="Database name; defaults to icr_<service>.")
+    mongo_db_prefix: str = Field(
+        default="", description="Prefix of the default database name (isolates test runs)."
+    )
     mongo_timeout_ms: int = Field(default=3000, description="Server selection timeout.")
 
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
@@ -47,7 +50,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def database(self) -> str:
-        return self.mongo_db or f"icr_{self.service_name}"
+        return self.mongo_db or f"{self.mongo_db_prefix}icr_{self.service_name}"
 
     def topic_name(self, name: str) -> str:
         return f"{self.kafka_topic_prefix}{name}"

@@ -1,0 +1,19 @@
+# One image for the three services and the gateway; the compose service picks the app with APP.
+FROM python:3.11-slim AS build
+RUN pip install --no-cache-dir uv
+WORKDIR /src
+ENV UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy UV_COMPILE_BYTECODE=1
+COPY pyproject.toml uv.lock ./
+COPY libs libs
+COPY services services
+COPY gateway gateway
+RUN uv sync --frozen --no-dev --no-editable
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 icr
+COPY --from=build /src/.venv /app/.venv
+ENV PATH=/app/.venv/bin:$PATH HOST=0.0.0.0 PYTHONUNBUFFERED=1
+USER icr
+EXPOSE 8000
+# APP is one of: requests, feedback, incentives, gateway. PORT defaults per app in its settings.
+CMD ["sh", "-c", "exec uvicorn icr.${APP}.main:app --host 0.0.0.0 --port ${PORT} --no-access-log"]

@@ -1,0 +1,57 @@
+# ICR's single entry point. `make up` runs the platform locally, `make test` runs every check.
+# No Docker needed: Kafka and the MongoDB stand-in run from Maven Central jars (deploy/local/).
+SHELL := /bin/bash
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+.PHONY: help install up down status logs test lint typecheck unit infra-test-up infra-test-down schemas bench clean
+
+help:
+	@echo "make up       install everything and start Kafka, the store, three services and the gateway"
+	@echo "make down     stop everything 'make up' started"
+	@echo "make test     lint, type-check and run every test (starts test infrastructure itself)"
+	@echo "make status   what is running"
+	@echo "make schemas  regenerate the event JSON Schemas under docs/events/"
+
+install:
+	@bash deploy/local/install.sh
+
+up: install
+	@$(PYTHON) deploy/local/infra.py up --profile dev
+	@$(PYTHON) deploy/local/apps.py up --profile dev
+	@echo
+	@echo "ICR is up.  GraphQL (with GraphiQL): http://127.0.0.1:8000/graphql"
+	@echo "Services: requests :8001, feedback :8002, incentives :8003 (/docs for OpenAPI)"
+	@echo "Logs: .local/dev/apps/*.log, .local/dev/kafka/, .local/dev/mongo/.  Stop: make down"
+
+down:
+	@$(PYTHON) deploy/local/apps.py down --profile dev
+	@$(PYTHON) deploy/local/infra.py down --profile dev
+
+status:
+	@$(PYTHON) deploy/local/infra.py status --profile dev
+	@$(PYTHON) deploy/local/apps.py status --profile dev
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: install
+	$(UV) run mypy libs/kit/src libs/contracts/src services/requests/src services/feedback/src services/incentives/src gateway/src
+
+unit: install
+	$(UV) run pytest -m "not infra and not e2e" -q
+
+# The whole suite: static checks, then every test tier against real Kafka and the stand-in.
+test: install
+	@bash deploy/local/test.sh
+
+schemas: install
+	$(UV) run python -m icr.contracts.export docs/events
+
+bench: install
+	@bash deploy/local/test.sh bench
+
+clean: down
+	rm -rf .local

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""Runs ICR's three services and the gateway as local processes (no Docker).
+
+    python deploy/local/apps.py up|down|status [--profile dev|test]
+
+Each app is `uvicorn icr.<app>.main:app` from the project's virtualenv, detached in its own
+process group, with a pid file and a log under .local/<profile>/. `up` waits until every app's
+/health/ready answers 200, so the platform is usable when it returns. Kafka and MongoDB come
+from deploy/local/infra.py (or MONGO_URL / KAFKA_BOOTSTRAP_SERVERS). Stdlib only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+READY_TIMEOUT = float(os.environ.get("ICR_APPS_TIMEOUT", "90"))
+
+# Port bases per profile; the order is also the start order (the gateway last).
+PROFILES = {
+    "dev": {"base": 8000, "kafka": "127.0.0.1:9092", "mongo": 27017},
+    "test": {"base": 18000, "kafka": "127.0.0.1:19092", "mongo": 27018},
+}
+APPS = {"requests": 1, "feedback": 2, "incentives": 3, "gateway": 0}
+
+
+def say(msg: str) -> None:
+    print(f"apps: {msg}", flush=True)
+
+
+class AppsError(Exception):
+    pass
+
+
+def ports(profile: str) -> dict[str, int]:
+    base = int(os.environ.get("ICR_APPS_PORT_BASE") or PROFILES[profile]["base"])
+    return {name: base + offset for name, offset in APPS.items()}
+
+
+def app_env(profile: str) -> dict[str, str]:
+    conf, port = PROFILES[profile], ports(profile)
+    env = dict(os.environ)
+    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", str(conf["kafka"]))
+    env.setdefault("MONGO_URL", f"mongodb://{HOST}:{conf['mongo']}/?directConnection=true")
+    for name in ("requests", "feedback", "incentives"):
+        env.setdefault(f"{name.upper()}_URL", f"http://{HOST}:{port[name]}")
+    return env
+
+
+def run_dir(profile: str) -> Path:
+    return REPO / ".local" / profile / "apps"
+
+
+def pid_of(profile: str, name: str) -> int | None:
+    pidfile = run_dir(profile) / f"{name}.pid"
+    try:
+        pid = int(pidfile.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def ready(port: int) -> tuple[bool, str]:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/health/ready", timeout=3) as r:
+            return r.status == 200, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return False, e.read().decode(errors="replace")
+    except OSError as e:
+        return False, str(e)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def tail(path: Path, n: int = 20) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    return "(no log)"
+
+
+def up(profile: str) -> None:
+    uvicorn = REPO / ".venv" / "bin" / "uvicorn"
+    if not uvicorn.exists():
+        raise AppsError("no virtualenv: run `uv sync` first (make up does it)")
+    folder = run_dir(profile)
+    folder.mkdir(parents=True, exist_ok=True)
+    env, port = app_env(profile), ports(profile)
+    started = []
+    for name in APPS:
+        if pid_of(profile, name):
+            say(f"{name} already running")
+            continue
+        if not port_free(port[name]):
+            raise AppsError(
+                f"{name}: port {HOST}:{port[name]} is taken by another process; stop it or "
+                "set ICR_APPS_PORT_BASE to move all four apps"
+            )
+        log = folder / f"{name}.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                [
+                    str(uvicorn),
+                    f"icr.{name}.main:app",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(port[name]),
+                    "--no-access-log",
+                ],
+                env={**env, "PORT": str(port[name])},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # own process group: `down` stops it and its children
+                cwd=REPO,
+            )
+        (folder / f"{name}.pid").write_text(str(proc.pid))
+        started.append(name)
+    deadline = time.monotonic() + READY_TIMEOUT
+    waiting = list(APPS)
+    while waiting:
+        for name in list(waiting):
+            if pid_of(profile, name) is None:
+                raise AppsError(f"{name} exited at start:\n{tail(folder / f'{name}.log')}")
+            ok, _ = ready(port[name])
+            if ok:
+                waiting.remove(name)
+        if waiting and time.monotonic() > deadline:
+            details = {n: ready(port[n])[1][:300] for n in waiting}
+            raise AppsError(
+                f"not ready after {READY_TIMEOUT:.0f}s: {json.dumps(details, indent=1)}\n"
+                f"logs: {folder}/<app>.log"
+            )
+        time.sleep(0.3)
+    say(f"all apps ready ({', '.join(f'{n}:{port[n]}' for n in APPS)}); logs in {folder}")
+
+
+def down(profile: str) -> None:
+    folder = run_dir(profile)
+    for name in reversed(list(APPS)):
+        pid = pid_of(profile, name)
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            for _ in range(100):
+                if pid_of(profile, name) is None or not _alive(pid):
+                    break
+                time.sleep(0.1)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            say(f"{name} stopped")
+        (folder / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        waited = 0
+    if waited:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def status(profile: str) -> None:
+    port = ports(profile)
+    for name in APPS:
+        pid = pid_of(profile, name)
+        state = ("ready" if ready(port[name])[0] else "not ready") if pid else "stopped"
+        say(f"{name}: {state} (port {port[name]}{f', pid {pid}' if pid else ''})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
+    args = parser.parse_args()
+    try:
+        {"up": up, "down": down, "status": status}[args.command](args.profile)
+    except AppsError as e:
+        say(f"error: {e}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

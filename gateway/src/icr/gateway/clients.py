@@ -1,0 +1,69 @@
+"""HTTP clients of the three services, built once in the gateway's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from icr.gateway.settings import GatewaySettings
+from icr.kit import context
+
+Json = dict[str, Any]
+
+
+class UpstreamError(Exception):
+    """A service answered with an error; carries its status and error body."""
+
+    def __init__(self, service: str, status: int, body: Json) -> None:
+        error = body.get("error") or {}
+        detail = body.get("detail")
+        self.service = service
+        self.status = status
+        self.code = str(error.get("code") or ("validation" if status == 422 else "upstream"))
+        self.message = str(error.get("message") or detail or f"{service} answered {status}")
+        self.details: Json = {k: v for k, v in error.items() if k not in ("code", "message")}
+        if status == 422 and isinstance(detail, list):
+            self.details["fields"] = detail
+        super().__init__(f"{service}: {status} {self.code}: {self.message}")
+
+
+class ServiceClient:
+    def __init__(self, name: str, base_url: str, timeout: float) -> None:
+        self.name = name
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+
+    async def call(
+        self, method: str, path: str, *, actor_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        headers = {"traceparent": context.current().child().traceparent}
+        if actor_id:
+            headers["x-actor-id"] = actor_id
+        response = await self.http.request(method, path, headers=headers, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"detail": response.text[:500]}
+            raise UpstreamError(self.name, response.status_code, body)
+        return response.json()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class Clients:
+    def __init__(self, settings: GatewaySettings) -> None:
+        timeout = settings.upstream_timeout_seconds
+        self.requests = ServiceClient("requests", settings.requests_url, timeout)
+        self.feedback = ServiceClient("feedback", settings.feedback_url, timeout)
+        self.incentives = ServiceClient("incentives", settings.incentives_url, timeout)
+
+    @property
+    def all(self) -> Sequence[ServiceClient]:
+        return (self.requests, self.feedback, self.incentives)
+
+    async def close(self) -> None:
+        for client in self.all:
+            await client.close()

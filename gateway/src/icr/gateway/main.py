@@ -1,0 +1,63 @@
+"""The gateway's ASGI app: `uvicorn icr.gateway.main:app`. GraphQL at /graphql."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Request
+from strawberry.fastapi import GraphQLRouter
+
+from icr.gateway.clients import Clients
+from icr.gateway.context import get_context
+from icr.gateway.schema import schema
+from icr.gateway.settings import GatewaySettings
+from icr.kit.health import Check, Readiness, health_router
+from icr.kit.http import install_middleware
+from icr.kit.logging import configure_logging
+
+
+def build_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging(settings.service_name, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        clients = Clients(settings)
+        readiness = Readiness()
+        for client in clients.all:
+            readiness.add(client.name, _ready_check(client.http))
+        app.state.clients = clients
+        app.state.readiness = readiness
+        try:
+            yield
+        finally:
+            await clients.close()
+
+    app = FastAPI(title="ICR gateway", lifespan=lifespan)
+    install_middleware(app)
+    app.include_router(health_router(lambda request: _readiness(request)))
+    graphql = GraphQLRouter(
+        schema,
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.graphiql else None,
+    )
+    app.include_router(graphql, prefix="/graphql")
+    return app
+
+
+def _readiness(request: Request) -> Readiness:
+    readiness: Readiness = request.app.state.readiness
+    return readiness
+
+
+def _ready_check(http: httpx.AsyncClient) -> Check:
+    async def check() -> None:
+        response = await http.get("/health/ready")
+        response.raise_for_status()
+
+    return check
+
+
+app = build_app()

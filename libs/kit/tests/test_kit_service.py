@@ -1,0 +1,127 @@
+"""A service started while Kafka or the store is down: not ready, then ready, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import ClassVar
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import APIRouter, FastAPI, Request
+
+from icr.contracts import Event
+from icr.contracts.topics import Topic
+from icr.kit.service import ServiceSpec, create_app, runtime_of
+from icr.kit.testing import TcpProxy, read_topic, service_settings_for_test
+
+pytestmark = pytest.mark.infra
+
+TOPIC = Topic("kit.test.note", partitions=2, owner="kit")
+
+
+class NoteTaken(Event):
+    event_type: ClassVar[str] = "kit.note.taken"
+    topic: ClassVar[Topic] = TOPIC
+    aggregate_field: ClassVar[str] = "note_id"
+
+    note_id: str
+
+
+router = APIRouter()
+
+
+@router.post("/notes/{note_id}", status_code=201)
+async def take_note(note_id: str, request: Request) -> dict[str, str]:
+    runtime = runtime_of(request)
+    await runtime.outbox.insert(
+        runtime.mongo.collection("notes"), {"_id": note_id}, [NoteTaken(note_id=note_id)]
+    )
+    return {"id": note_id}
+
+
+def build(**overrides: object) -> tuple[FastAPI, object]:
+    settings = service_settings_for_test(service_name="kit", mongo_timeout_ms=500, **overrides)
+    spec = ServiceSpec(
+        settings=settings, produces=[TOPIC], outbox_collections=["notes"], routers=[router]
+    )
+    return create_app(spec, title="kit test"), settings
+
+
+async def wait_ready(http: httpx.AsyncClient, timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while (await http.get("/health/ready")).status_code != 200:
+            await asyncio.sleep(0.2)
+
+
+def split(address: str) -> tuple[str, int]:
+    host, port = address.rsplit(":", 1)
+    return host, int(port)
+
+
+async def test_service_started_without_kafka_publishes_once_kafka_returns() -> None:
+    settings = service_settings_for_test()
+    proxy = TcpProxy(*split(settings.kafka_bootstrap_servers.split(",")[0]))
+    port = await proxy.open()
+    await proxy.close()  # the port is known, but nothing answers: Kafka is "down"
+    app, settings = build(kafka_bootstrap_servers=f"127.0.0.1:{port}")
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
+            assert (await http.get("/health/live")).status_code == 200
+            await asyncio.sleep(1)
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["kafka"] != "ok"
+            assert ready.json()["checks"]["mongo"] == "ok"
+
+            assert (await http.post("/notes/n1")).status_code == 201  # accepted while down
+
+            await proxy.open(port)  # Kafka is back
+            try:
+                await wait_ready(http)
+                records = await read_topic(
+                    settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=1
+                )
+            finally:
+                await proxy.close()
+    assert json.loads(records[0].value)["data"] == {"note_id": "n1"}
+
+
+async def test_service_started_without_the_store_becomes_ready_when_it_returns() -> None:
+    settings = service_settings_for_test()
+    target = settings.mongo_url.split("//")[1].split("/")[0]
+    proxy = TcpProxy(*split(target))
+    port = await proxy.open()
+    await proxy.close()
+    url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    app, settings = build(mongo_url=url)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["mongo"] != "ok"
+            await proxy.open(port)
+            try:
+                await wait_ready(http)
+                assert (await http.post("/notes/n2")).status_code == 201
+                records = await read_topic(
+                    settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=1
+                )
+            finally:
+                await proxy.close()
+    assert json.loads(records[0].value)["data"] == {"note_id": "n2"}
+
+
+async def test_metrics_endpoint_exposes_prometheus_text() -> None:
+    app, _ = build()
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
+            await wait_ready(http)
+            await http.post("/notes/n3")
+            body = (await http.get("/metrics")).text
+    assert "icr_http_request_seconds" in body
+    assert "# TYPE icr_events_published_total counter" in body
