@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from icr.contracts import Event
 from icr.contracts.topics import Topic
 from icr.kit.service import ServiceSpec, create_app, runtime_of
-from icr.kit.testing import TcpProxy, read_topic, service_settings_for_test
+from icr.kit.testing import TcpProxy, read_topic, service_settings_for_test, wait_ready
 
 pytestmark = pytest.mark.infra
 
@@ -47,12 +47,6 @@ def build(**overrides: object) -> tuple[FastAPI, object]:
         settings=settings, produces=[TOPIC], outbox_collections=["notes"], routers=[router]
     )
     return create_app(spec, title="kit test"), settings
-
-
-async def wait_ready(http: httpx.AsyncClient, timeout: float = 30) -> None:
-    async with asyncio.timeout(timeout):
-        while (await http.get("/health/ready")).status_code != 200:
-            await asyncio.sleep(0.2)
 
 
 def split(address: str) -> tuple[str, int]:

@@ -8,8 +8,9 @@ and its record are atomic; the inbox then only saves the work of re-running it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
@@ -18,7 +19,17 @@ from pymongo.errors import DuplicateKeyError
 from icr.kit.mongo import Document
 
 INBOX_COLLECTION = "inbox"
-INBOX_INDEXES = [IndexModel([("group", 1), ("at", 1)], name="group_at")]
+INBOX_INDEXES = [IndexModel([("at", 1)], name="at")]
+
+
+async def purge_inbox(
+    collection: AsyncCollection[Document], *, older_than: timedelta, every: float = 3600.0
+) -> None:
+    """Forgets old inbox records, forever. A TTL index would do this on real MongoDB, but the
+    local stand-in never expires documents, so the service does it itself."""
+    while True:
+        await collection.delete_many({"at": {"$lt": datetime.now(UTC) - older_than}})
+        await asyncio.sleep(every)
 
 
 class Inbox:

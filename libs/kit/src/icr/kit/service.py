@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -22,7 +23,7 @@ from icr.contracts.topics import Topic
 from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
 from icr.kit.health import Readiness, health_router
 from icr.kit.http import install_middleware
-from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox
+from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox, purge_inbox
 from icr.kit.kafka import build_producer, ensure_topics
 from icr.kit.logging import configure_logging
 from icr.kit.mongo import Mongo
@@ -104,6 +105,14 @@ class Runtime:
             runner = ConsumerRunner(settings, sub, inbox, self.producer)
             self.consumers.append(runner)
             self._spawn(f"consumer:{sub.group}", runner.run())
+        if subscriptions:
+            self._spawn(
+                "inbox-purge",
+                purge_inbox(
+                    self.mongo.collection(INBOX_COLLECTION),
+                    older_than=timedelta(days=settings.inbox_retention_days),
+                ),
+            )
         for worker in spec.workers:
             self._spawn(getattr(worker, "__name__", "worker"), worker(self))
         self.started.set()

@@ -47,6 +47,11 @@ class ServiceSettings(BaseSettings):
         default=5, description="Attempts before an event goes to the dead-letter topic."
     )
     consumer_retry_backoff_seconds: float = Field(default=0.2)
+    inbox_retention_days: float = Field(
+        default=30.0,
+        description="How long processed event ids are remembered; older redeliveries (a replay) "
+        "rely on the projections' own apply_once guards.",
+    )
 
     @property
     def database(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from icr.contracts import Envelope
 from icr.kit.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -104,3 +105,41 @@ async def proxied(host: str, port: int) -> AsyncIterator[TcpProxy]:
         yield proxy
     finally:
         await proxy.close()
+
+
+@contextlib.asynccontextmanager
+async def running_app(app: Any, base_url: str = "http://test") -> AsyncIterator[Any]:
+    """Runs an ASGI app with its lifespan in this process; yields an httpx client to it."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+async def wait_ready(client: Any, timeout: float = 30.0) -> None:
+    """Waits until /health/ready answers 200 (the store and Kafka reached, consumers running)."""
+    async with asyncio.timeout(timeout):
+        while (await client.get("/health/ready")).status_code != 200:
+            await asyncio.sleep(0.1)
+
+
+async def publish(settings: ServiceSettings, *envelopes: Envelope) -> None:
+    """Publishes envelopes as their producing service would (topic by type, keyed by aggregate)."""
+    from icr.contracts import registry
+    from icr.kit.kafka import build_producer, encode
+
+    producer = build_producer(settings)
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            topic = registry.latest(envelope.type).topic
+            await producer.send_and_wait(
+                settings.topic_name(topic.name),
+                encode(envelope),
+                key=envelope.aggregate_id.encode(),
+            )
+    finally:
+        await producer.stop()
