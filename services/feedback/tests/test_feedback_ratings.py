@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 
 import pytest
 
-from icr.contracts import Envelope, topics
-from icr.contracts.requests import RequestSubmitted
+from icr.contracts import topics
+from icr.contracts.examples import request_submitted
 from icr.feedback.main import build_app
 from icr.feedback.settings import FeedbackSettings
 from icr.kit.kafka import ensure_topics
@@ -18,25 +17,10 @@ from icr.kit.testing import publish, read_topic, running_app, service_settings_f
 pytestmark = pytest.mark.infra
 
 
-def submitted(request_id: str) -> Envelope:
-    event = RequestSubmitted(
-        request_id=request_id,
-        title="New laptop",
-        catalog_item_id="laptop",
-        catalog_item_version=1,
-        requester_id="ana",
-        requester_department_id="sales",
-        provider_department_id="it",
-        priority="medium",
-        submitted_at=datetime.now(UTC),
-    )
-    return Envelope.wrap(event, source="requests")
-
-
 async def test_pending_rating_is_recorded_once_for_a_redelivered_submission() -> None:
     settings = service_settings_for_test(FeedbackSettings)
     await ensure_topics(settings, [topics.REQUESTS])
-    envelope = submitted("r-1")
+    envelope = request_submitted("r-1")
     await publish(settings, envelope, envelope)  # the second copy is a redelivery
 
     async with running_app(build_app(settings)) as http:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
-from icr.contracts import Envelope, topics
+from icr.contracts import topics
+from icr.contracts.examples import request_submitted
 from icr.contracts.requests import RequestSubmitted
 from icr.incentives.main import build_app
 from icr.incentives.settings import IncentivesSettings
@@ -19,25 +19,11 @@ from icr.kit.testing import publish, running_app, service_settings_for_test, wai
 pytestmark = pytest.mark.infra
 
 
-def submitted(request_id: str) -> Envelope:
-    event = RequestSubmitted(
-        request_id=request_id,
-        title="Contract review",
-        catalog_item_id="review",
-        catalog_item_version=2,
-        requester_id="sam",
-        requester_department_id="sales",
-        provider_department_id="legal",
-        priority="high",
-        submitted_at=datetime.now(UTC),
-    )
-    return Envelope.wrap(event, source="requests")
-
-
 async def test_submitted_request_is_tracked_once_even_when_delivered_twice() -> None:
     settings = service_settings_for_test(IncentivesSettings)
     await ensure_topics(settings, [topics.REQUESTS])
-    first, second = submitted("r-1"), submitted("r-2")
+    first = request_submitted("r-1", provider_department_id="legal")
+    second = request_submitted("r-2", provider_department_id="legal")
     await publish(settings, first, first, second)
 
     async with running_app(build_app(settings)) as http:
