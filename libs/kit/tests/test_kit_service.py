@@ -41,6 +41,11 @@ async def take_note(note_id: str, request: Request) -> dict[str, str]:
     return {"id": note_id}
 
 
+@router.post("/echo")
+async def echo(request: Request) -> dict[str, int]:
+    return {"size": len(await request.body())}
+
+
 def build(**overrides: object) -> tuple[FastAPI, object]:
     settings = service_settings_for_test(service_name="kit", mongo_timeout_ms=500, **overrides)
     spec = ServiceSpec(
@@ -119,3 +124,22 @@ async def test_metrics_endpoint_exposes_prometheus_text() -> None:
             body = (await http.get("/metrics")).text
     assert "icr_http_request_seconds" in body
     assert "# TYPE icr_events_published_total counter" in body
+
+
+async def test_oversized_body_is_refused_with_413() -> None:
+    app, _ = build(max_body_bytes=1000)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
+            declared = await http.post("/notes/big", content=b"x" * 5000)
+
+            async def chunks():
+                for _ in range(10):
+                    yield b"y" * 500
+
+            streamed = await http.post("/echo", content=chunks())
+            small = await http.post("/echo", content=b"{}")
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "payload_too_large"
+    assert streamed.status_code == 413
+    assert small.json() == {"size": 2}

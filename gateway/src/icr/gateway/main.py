@@ -36,7 +36,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             await clients.close()
 
     app = FastAPI(title="ICR gateway", lifespan=lifespan)
-    install_middleware(app)
+    install_middleware(app, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router(lambda request: _readiness(request)))
     graphql = GraphQLRouter(
         schema,

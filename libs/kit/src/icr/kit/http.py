@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from icr.kit import context, metrics
 from icr.kit.context import Causation, new_causation, parse_traceparent
@@ -21,7 +22,54 @@ def problem(status: int, code: str, message: str, **details: Any) -> JSONRespons
     )
 
 
-def install_middleware(app: FastAPI) -> None:
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses request bodies over `limit` bytes with 413, before a route reads them.
+
+    Checks Content-Length up front and counts chunked bodies as they stream in, so a client
+    cannot make a service buffer an unbounded payload.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        except BodyTooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, "payload_too_large", f"request body is larger than {self.limit} bytes"
+        )
+        await response(scope, receive, send)
+
+
+def install_middleware(app: FastAPI, *, max_body_bytes: int = 1_000_000) -> None:
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+
     @app.middleware("http")
     async def causation_and_metrics(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -182,7 +182,7 @@ def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title=title, lifespan=lifespan)
-    install_middleware(app)
+    install_middleware(app, max_body_bytes=spec.settings.max_body_bytes)
     app.include_router(health_router(lambda request: runtime_of(request).readiness))
     for router in spec.routers:
         app.include_router(router)

@@ -15,6 +15,7 @@ class ServiceSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="HTTP bind address.")
     port: int = Field(default=8000, description="HTTP port.")
     log_level: str = Field(default="INFO")
+    max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies get 413.")
 
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/?directConnection=true",
