@@ -145,3 +145,37 @@ async def test_failing_event_goes_to_dead_letter_and_the_partition_moves_on(rig)
     assert errors[1].startswith("undecodable envelope")
     assert kafka.header(dead[0].headers, "dlq_offset") == "1"
     assert Envelope.model_validate_json(dead[0].value).data["by"] == 13
+
+
+async def test_store_outage_is_waited_out_instead_of_dead_lettering(rig) -> None:
+    from pymongo.errors import AutoReconnect
+
+    settings, sub, mongo, producer = rig
+    failures = 0
+    handled: list[int] = []
+
+    @sub.on(Incremented)
+    async def add(event: Incremented, envelope: Envelope) -> None:
+        nonlocal failures
+        if failures < 7:  # more than consumer_max_attempts (3)
+            failures += 1
+            raise AutoReconnect("store unreachable")
+        handled.append(event.by)
+
+    await publish(
+        settings, producer, Envelope.wrap(Incremented(counter_id="c", by=4), source="kit")
+    )
+    inbox = Inbox(mongo.collection("inbox"), settings.topic_name(sub.group))
+    runner = ConsumerRunner(settings, sub, inbox, producer, events=EVENTS)
+
+    async def done() -> bool:
+        return handled == [4]
+
+    await run_until(runner, done)
+    with pytest.raises(AssertionError, match="read 0 of 1"):
+        await read_topic(
+            settings.kafka_bootstrap_servers,
+            settings.topic_name(dead_letter_topic(sub.group)),
+            count=1,
+            timeout=1,
+        )

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
 
 from icr.contracts import Envelope, Event, registry
 from icr.contracts.registry import Registry, UnknownEvent
@@ -25,6 +27,9 @@ from icr.kit.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Envelope], Awaitable[None]]
+
+# Failures of the infrastructure rather than of the event; see ConsumerRunner._attempt.
+TRANSIENT = (PyMongoConnectionFailure, KafkaConnectionError, KafkaTimeoutError)
 
 
 @dataclass
@@ -144,9 +149,14 @@ class ConsumerRunner:
             metrics.EVENTS_CONSUMED.labels(self.group, topic, "applied").inc()
 
     async def _attempt(self, handler: Handler, event: Event, envelope: Envelope) -> str | None:
+        """None once the handler succeeded, else the last error after the allowed attempts.
+
+        An outage of the store or the broker is not the event's fault: it is retried until the
+        infrastructure returns (the partition waits) and never sends a good event to the DLQ.
+        """
         delay = self.settings.consumer_retry_backoff_seconds
-        error = ""
-        for attempt in range(1, self.settings.consumer_max_attempts + 1):
+        attempt = 0
+        while True:
             try:
                 await handler(event, envelope)
                 return None
@@ -155,11 +165,17 @@ class ConsumerRunner:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 metrics.HANDLER_FAILURES.labels(self.group, envelope.type).inc()
-                log.warning("handler failed", extra={"attempt": attempt, "error": error})
-                if attempt < self.settings.consumer_max_attempts:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-        return error
+                transient = isinstance(exc, TRANSIENT)
+                if not transient:
+                    attempt += 1
+                log.warning(
+                    "handler failed",
+                    extra={"attempt": attempt, "transient": transient, "error": error[:500]},
+                )
+                if attempt >= self.settings.consumer_max_attempts:
+                    return error
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
         """Park the record with its error; a failure to do so stops the partition, never drops."""
