@@ -145,3 +145,9 @@ async def test_stale_version_update_is_refused_and_records_no_event(env) -> None
     doc = await coll.find_one({"_id": "t"})
     assert doc is not None
     assert (doc["step"], doc["version"], len(doc["outbox"])) == (1, 2, 2)
+
+
+async def test_topic_the_cluster_cannot_create_fails_with_the_brokers_reason() -> None:
+    settings = service_settings_for_test(kafka_replication_factor=3)  # one broker here
+    with pytest.raises(RuntimeError, match="cannot create topic .*kit.test.thing"):
+        await ensure_topics(settings, [TOPIC])

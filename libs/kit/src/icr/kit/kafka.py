@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 
@@ -78,9 +77,16 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            # Another replica may create it between our list and create.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+            response = await admin.create_topics(missing)
+            # Errors come back inside the response, not raised. "Already exists" means another
+            # replica won the race, which is fine; anything else (say, a replication factor the
+            # cluster cannot meet) must stop the start with the broker's own words.
+            for row in getattr(response, "topic_errors", ()):
+                name, code = row[0], row[1]
+                if code and code != TopicAlreadyExistsError.errno:
+                    raise RuntimeError(
+                        f"cannot create topic {name}: {row[2] if len(row) > 2 else code}"
+                    )
             log.info("topics created", extra={"topics": [t.name for t in missing]})
         await _wait_for_metadata(admin, [t.name for t in wanted])
     finally:
