@@ -54,6 +54,9 @@ def app_env(profile: str) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", str(conf["kafka"]))
     env.setdefault("MONGO_URL", f"mongodb://{HOST}:{conf['mongo']}/?directConnection=true")
+    if profile == "dev":
+        # A local platform starts with an empty directory; `admin` may load the first one.
+        env.setdefault("BOOTSTRAP_ADMINS", "admin")
     for name in ("requests", "feedback", "incentives"):
         env.setdefault(f"{name.upper()}_URL", f"http://{HOST}:{port[name]}")
     return env

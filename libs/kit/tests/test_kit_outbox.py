@@ -149,5 +149,5 @@ async def test_stale_version_update_is_refused_and_records_no_event(env) -> None
 
 async def test_topic_the_cluster_cannot_create_fails_with_the_brokers_reason() -> None:
     settings = service_settings_for_test(kafka_replication_factor=3)  # one broker here
-    with pytest.raises(RuntimeError, match="cannot create topic .*kit.test.thing"):
+    with pytest.raises(RuntimeError, match=r"cannot create topic .*kit\.test\.thing"):
         await ensure_topics(settings, [TOPIC])

@@ -14,7 +14,12 @@ from typing import Any
 # Ids of the current unit of work (HTTP request or consumed event); every log line carries them.
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("icr_log_context")
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# uvicorn adds an ANSI-coloured copy of each message; JSON logs keep the plain one.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def current_context() -> dict[str, str]:
