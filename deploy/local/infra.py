@@ -345,7 +345,10 @@ class Mongo(Service):
         oplog = ["--oplog"] if os.environ.get("ICR_MONGO_OPLOG") == "1" else []
         # Per-connection INFO lines would drown the useful ones.
         logging = "-Dorg.slf4j.simpleLogger.log.de.bwaldvogel.mongo.wire=warn"
-        jvm = [java, self.marker, "-Xmx512m", "-XX:+UseSerialGC", logging, "-cp", f"{jars}/*"]
+        # The in-memory backend holds every document on the heap: 100k requests (the benchmark)
+        # need several GB, so the heap is a knob.
+        heap = os.environ.get("ICR_MONGO_HEAP", "1g")
+        jvm = [java, self.marker, f"-Xmx{heap}", "-XX:+UseSerialGC", logging, "-cp", f"{jars}/*"]
         launcher = str(HERE / "mongo" / "MongoLauncher.java")
         return [*jvm, launcher, "--host", HOST, "--port", str(self.port), *store, *oplog]
 

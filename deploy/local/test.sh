@@ -13,6 +13,8 @@ cleanup() { if [ "$started" = 1 ]; then python3 deploy/local/infra.py down --pro
 trap cleanup EXIT
 
 start=$(date +%s)
+# The benchmark keeps 100k requests in the in-memory store.
+if [ "$mode" = bench ]; then export ICR_MONGO_HEAP=${ICR_MONGO_HEAP:-4g}; fi
 if [ "$mode" = test ]; then
   echo "== ruff"; "$UV" run ruff check . && "$UV" run ruff format --check .
   echo "== mypy"; "$UV" run mypy libs/kit/src libs/contracts/src services/requests/src \
@@ -21,8 +23,9 @@ fi
 
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${MONGO_URL:-}" ]; then
   echo "== test infrastructure"
+  # Stop afterwards only what this run started; a developer's running test infra stays up.
+  if ! python3 deploy/local/infra.py status --profile test >/dev/null 2>&1; then started=1; fi
   python3 deploy/local/infra.py up --profile test
-  started=1
   eval "$(python3 deploy/local/infra.py env --profile test)"
 fi
 export KAFKA_BOOTSTRAP_SERVERS MONGO_URL

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from icr.kit.settings import ServiceSettings
+from icr.requests.domain.lifecycle import LifecyclePolicy
 
 
 class RequestsSettings(ServiceSettings):
@@ -16,6 +19,54 @@ class RequestsSettings(ServiceSettings):
         "(to import the first directory); empty in production once it is loaded.",
     )
 
+    sla_warning_share: float = Field(
+        default=0.25,
+        gt=0,
+        lt=1,
+        description="A warning event fires when a clock's time left falls to this share of its "
+        "target (0.25: a quarter of the target left).",
+    )
+    auto_close_days: float = Field(
+        default=5, gt=0, description="Days after resolution before an unconfirmed request closes."
+    )
+    reopen_window_days: float = Field(
+        default=7, ge=0, description="Days after resolution during which the requester may reopen."
+    )
+    sla_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the SLA scheduler looks for due timers."
+    )
+    sla_lease_seconds: float = Field(
+        default=30.0, gt=0, description="How long one replica owns a due timer while handling it."
+    )
+    default_page_size: int = Field(default=50, ge=1, description="Page size of GET /requests.")
+    max_page_size: int = Field(default=200, ge=1, description="Largest page GET /requests serves.")
+    max_batch_ids: int = Field(default=200, ge=1, description="Most ids in GET /requests/batch.")
+    max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of any request, which is the directory import's (413 beyond).",
+    )
+    max_command_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Largest body of every route but the directory import (413 beyond).",
+    )
+    max_import_rows: int = Field(default=20_000, ge=1, description="Most rows in one import.")
+    max_comments_per_request: int = Field(
+        default=1_000, ge=1, description="Comments and notes one request may hold."
+    )
+    write_retries: int = Field(
+        default=8, ge=1, description="Attempts of a write that lost an optimistic-concurrency race."
+    )
+
     @property
     def bootstrap_admin_ids(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.bootstrap_admins.split(",") if p.strip())
+
+    @property
+    def policy(self) -> LifecyclePolicy:
+        return LifecyclePolicy(
+            auto_close_after=timedelta(days=self.auto_close_days),
+            reopen_window=timedelta(days=self.reopen_window_days),
+            warning_share=self.sla_warning_share,
+        )

@@ -1,0 +1,57 @@
+"""FastAPI dependencies: the use cases' dependencies, the actor, and strict query strings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from icr.kit.service import runtime_of
+from icr.requests.clock import Clock, system_clock
+from icr.requests.domain.access import Actor
+from icr.requests.domain.errors import FieldError, FormInvalid
+from icr.requests.handlers.deps import Deps
+from icr.requests.handlers.directory import resolve_actor
+from icr.requests.settings import RequestsSettings
+
+
+def get_deps(request: Request) -> Deps:
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    assert isinstance(settings, RequestsSettings)
+    clock: Clock = getattr(request.app.state, "clock", system_clock)
+    return Deps.build(runtime.mongo, runtime.outbox, settings, clock)
+
+
+DepsDep = Annotated[Deps, Depends(get_deps)]
+
+
+async def get_actor(
+    deps: DepsDep,
+    x_actor_id: Annotated[
+        str | None, Header(description="Person id of the caller, set by the gateway.")
+    ] = None,
+) -> Actor:
+    return await resolve_actor(x_actor_id, deps=deps)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def strict_query(*allowed: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """Refuse unknown parameters and operator-like values, which FastAPI would otherwise
+    ignore: `status[$ne]=x` or `status=$ne` must never be mistaken for a filter."""
+    known = frozenset(allowed)
+
+    async def check(request: Request) -> None:
+        errors = []
+        for key, value in request.query_params.multi_items():
+            if key not in known:
+                errors.append(FieldError(key, "unknown_parameter", "is not a filter of this list"))
+            elif value.startswith("$") or "{" in value:
+                errors.append(FieldError(key, "operator", "operator-like values are not allowed"))
+        if errors:
+            raise FormInvalid(errors)
+
+    return check

@@ -1,0 +1,63 @@
+"""What use cases depend on, bundled so routes, workers and tests hand them over in one go."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from icr.kit.mongo import Mongo
+from icr.kit.outbox import ConcurrentUpdate, Outbox
+from icr.requests.clock import Clock, system_clock
+from icr.requests.domain.lifecycle import LifecyclePolicy
+from icr.requests.settings import RequestsSettings
+from icr.requests.store import CatalogStore, DirectoryStore, RequestStore
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deps:
+    directory: DirectoryStore
+    catalog: CatalogStore
+    requests: RequestStore
+    settings: RequestsSettings
+    clock: Clock = system_clock
+
+    @classmethod
+    def build(
+        cls, mongo: Mongo, outbox: Outbox, settings: RequestsSettings, clock: Clock = system_clock
+    ) -> Deps:
+        policy = settings.policy
+        return cls(
+            directory=DirectoryStore(mongo, outbox),
+            catalog=CatalogStore(mongo, outbox),
+            requests=RequestStore(mongo, outbox, policy),
+            settings=settings,
+            clock=clock,
+        )
+
+    @property
+    def policy(self) -> LifecyclePolicy:
+        return self.requests.policy
+
+
+async def retrying(deps: Deps, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Run a read-decide-write `attempt` again when another writer won the race.
+
+    Each attempt reloads and decides afresh, so a lost race never overwrites the winner.
+    """
+    tries = deps.settings.write_retries
+    for n in range(1, tries + 1):
+        try:
+            return await attempt()
+        except ConcurrentUpdate:
+            if n == tries:
+                raise
+            log.info("concurrent update; retrying", extra={"attempt": n})
+            await asyncio.sleep(0.005 * n)
+    raise AssertionError("unreachable")

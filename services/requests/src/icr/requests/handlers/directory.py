@@ -1,0 +1,84 @@
+"""Use cases of the directory: who is asking, and departments and people one at a time."""
+
+from __future__ import annotations
+
+from icr.requests.domain.access import Actor, can_manage_directory
+from icr.requests.domain.directory import Department, Person, Role, check_hierarchy
+from icr.requests.domain.errors import FieldError, Forbidden, FormInvalid, NotFound
+from icr.requests.handlers.deps import Deps, retrying
+from icr.requests.handlers.errors import Unauthenticated
+from icr.requests.store import Saved
+
+
+async def resolve_actor(person_id: str | None, *, deps: Deps) -> Actor:
+    """The actor behind an `X-Actor-Id`; bootstrap admins are admins even before they exist."""
+    if not person_id:
+        raise Unauthenticated("the X-Actor-Id header is required")
+    admins = deps.settings.bootstrap_admin_ids
+    found = await deps.directory.person(person_id)
+    if found is not None and found.value.active:
+        actor = Actor.of(found.value)
+        if person_id in admins:
+            actor = Actor(actor.person_id, actor.department_id, actor.roles | {Role.ADMIN})
+        return actor
+    if person_id in admins:
+        return Actor(person_id, "", frozenset({Role.ADMIN}))
+    raise Unauthenticated(f"unknown or inactive person {person_id!r}")
+
+
+def _require_directory_admin(actor: Actor) -> None:
+    if not can_manage_directory(actor):
+        raise Forbidden("only administrators may change the directory")
+
+
+async def upsert_department(department: Department, *, actor: Actor, deps: Deps) -> Saved:
+    """Create or replace a department; an identical one changes nothing and emits nothing."""
+    _require_directory_admin(actor)
+
+    async def attempt() -> Saved:
+        known = await deps.directory.department(department.id)
+        errors: list[FieldError] = []
+        if department.manager_id is not None and not await deps.directory.person_ids(
+            [department.manager_id]
+        ):
+            errors.append(FieldError("manager_id", "unknown", "no person with this id"))
+        if department.parent_id is not None:
+            others = {d.id: d for d in await deps.directory.all_departments()}
+            if department.parent_id not in others:
+                errors.append(FieldError("parent_id", "unknown", "no department with this id"))
+            else:
+                others[department.id] = department
+                try:
+                    check_hierarchy(others.values())
+                except ValueError as exc:
+                    errors.append(FieldError("parent_id", "cycle", str(exc)))
+        if errors:
+            raise FormInvalid(errors)
+        return await deps.directory.save_department(department, known=known, at=deps.clock())
+
+    return await retrying(deps, attempt)
+
+
+async def upsert_person(person: Person, *, actor: Actor, deps: Deps) -> Saved:
+    _require_directory_admin(actor)
+
+    async def attempt() -> Saved:
+        if not await deps.directory.department_ids([person.department_id]):
+            raise FormInvalid(
+                [FieldError("department_id", "unknown", "no department with this id")]
+            )
+        known = await deps.directory.person(person.id)
+        return await deps.directory.save_person(person, known=known, at=deps.clock())
+
+    return await retrying(deps, attempt)
+
+
+async def get_person(person_id: str, *, deps: Deps) -> Person:
+    found = await deps.directory.person(person_id)
+    if found is None:
+        raise NotFound(f"person {person_id} not found")
+    return found.value
+
+
+async def list_departments(*, deps: Deps) -> list[Department]:
+    return await deps.directory.all_departments()

@@ -1,0 +1,24 @@
+"""What every store of this service shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[T]):
+    """A domain object with the document version it was read at (for optimistic writes)."""
+
+    value: T
+    version: int
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What an upsert did; `changed` is False when the stored state was already equal."""
+
+    created: bool
+    changed: bool

@@ -1,0 +1,138 @@
+"""One request through every part: gateway -> requests -> Kafka -> feedback and incentives."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from .conftest import ADMIN, Platform
+
+pytestmark = pytest.mark.e2e
+
+SUBMIT = """
+mutation Submit($input: SubmitRequestInput!) {
+  submitRequest(input: $input) {
+    __typename
+    ... on ServiceRequest { id status providerDepartmentId requesterId resolutionDueAt }
+    ... on InvalidInput { message fields { field message } }
+    ... on NotFound { message }
+  }
+}
+"""
+
+READ = """
+query Read($id: ID!) {
+  request(id: $id) {
+    id title status requesterId
+    rating { status raterId }
+    incentives { status }
+  }
+}
+"""
+
+
+def seed(platform: Platform) -> None:
+    admin = {"x-actor-id": ADMIN}
+    week = {d: "09:00-18:00" for d in ("mon", "tue", "wed", "thu", "fri")}
+    calls = [
+        (
+            "PUT",
+            "/departments/it",
+            {
+                "name": {"en": "IT", "zh-CN": "信息技术部"},
+                "calendar": {"timezone": "Asia/Shanghai", "week": week},
+            },
+        ),
+        (
+            "PUT",
+            "/departments/sales",
+            {
+                "name": {"en": "Sales", "zh-CN": "销售部"},
+                "calendar": {"timezone": "Asia/Shanghai", "week": week},
+            },
+        ),
+        ("PUT", "/people/ana", {"name": "Ana", "department_id": "sales", "roles": ["employee"]}),
+        ("PUT", "/people/bo", {"name": "Bo", "department_id": "it", "roles": ["agent"]}),
+        (
+            "PUT",
+            "/catalog/items/laptop",
+            {
+                "provider_department_id": "it",
+                "name": {"en": "New laptop", "zh-CN": "新笔记本电脑"},
+                "owning_team": "it-desk",
+                "fields": [
+                    {
+                        "type": "choice",
+                        "name": "model",
+                        "required": True,
+                        "options": ["standard", "pro"],
+                    }
+                ],
+                "targets": {
+                    p: {"first_response_minutes": 60, "resolution_minutes": 960}
+                    for p in ("low", "medium", "high", "critical")
+                },
+            },
+        ),
+    ]
+    with httpx.Client(base_url=platform.requests, headers=admin, timeout=10) as http:
+        for method, path, body in calls:
+            response = http.request(method, path, json=body)
+            assert response.status_code in (200, 201), (path, response.text)
+
+
+def test_submitted_request_is_seen_by_all_three_services(platform: Platform) -> None:
+    seed(platform)
+    submitted = platform.graphql(
+        SUBMIT,
+        {"input": {"catalogItemId": "laptop", "title": "Laptop for Ana", "form": {"model": "pro"}}},
+        actor="ana",
+    )["submitRequest"]
+    assert submitted["__typename"] == "ServiceRequest", submitted
+    assert submitted["providerDepartmentId"] == "it"
+    assert submitted["resolutionDueAt"] is not None
+
+    deadline = time.monotonic() + 30
+    while True:
+        request = platform.graphql(READ, {"id": submitted["id"]}, actor="ana")["request"]
+        if request["rating"] and request["incentives"]:
+            break
+        assert time.monotonic() < deadline, f"the event did not reach both services: {request}"
+        time.sleep(0.2)
+    assert request["status"] == "submitted"
+    assert request["rating"] == {"status": "pending", "raterId": "ana"}
+    assert request["incentives"] == {"status": "submitted"}
+
+
+def test_invalid_form_comes_back_as_typed_field_errors(platform: Platform) -> None:
+    seed(platform)
+    result = platform.graphql(
+        SUBMIT,
+        {"input": {"catalogItemId": "laptop", "title": "", "form": {"model": "gold"}}},
+        actor="ana",
+    )["submitRequest"]
+    assert result["__typename"] == "InvalidInput"
+    assert {f["field"] for f in result["fields"]} == {"title", "model"}
+
+
+def test_unknown_catalog_item_is_not_found(platform: Platform) -> None:
+    seed(platform)
+    result = platform.graphql(
+        SUBMIT, {"input": {"catalogItemId": "nope", "title": "x", "form": {}}}, actor="ana"
+    )["submitRequest"]
+    assert result["__typename"] == "NotFound"
+
+
+def test_requester_of_another_department_cannot_read_the_request(platform: Platform) -> None:
+    seed(platform)
+    submitted = platform.graphql(
+        SUBMIT,
+        {"input": {"catalogItemId": "laptop", "title": "Private", "form": {"model": "standard"}}},
+        actor="ana",
+    )["submitRequest"]
+    assert platform.graphql(READ, {"id": submitted["id"]}, actor="bo")["request"] is not None
+    with httpx.Client(base_url=platform.requests, headers={"x-actor-id": ADMIN}) as http:
+        http.put("/people/cy", json={"name": "Cy", "department_id": "sales", "roles": ["employee"]})
+    assert platform.graphql(READ, {"id": submitted["id"]}, actor="cy")["request"] is None
