@@ -91,7 +91,9 @@ async def test_events_written_while_no_relay_runs_are_published_in_order_later(e
     await producer.start()
     try:
         await relay_until_done(
-            [Relay(settings, [mongo.collection("things")], producer, outbox.wake)], mongo
+            # A fresh Outbox, as after a restart: no hints, so the scan must find them.
+            [Relay(settings, [mongo.collection("things")], producer, Outbox(settings))],
+            mongo,
         )
     finally:
         await producer.stop()
@@ -118,7 +120,7 @@ async def test_two_relay_replicas_publish_each_event_once(env) -> None:
         await p.start()
     try:
         relays = [
-            Relay(settings, [mongo.collection("things")], p, outbox.wake, batch=7)
+            Relay(settings, [mongo.collection("things")], p, Outbox(settings), batch=7)
             for p in producers
         ]
         await relay_until_done(relays, mongo)

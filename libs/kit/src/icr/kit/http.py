@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +21,20 @@ def problem(status: int, code: str, message: str, **details: Any) -> JSONRespons
     return JSONResponse(
         {"error": {"code": code, "message": message, **details}}, status_code=status
     )
+
+
+async def validation_problem(_: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's validation errors in the same shape as the services' own: one entry per field."""
+    assert isinstance(exc, RequestValidationError)
+    fields = []
+    for error in exc.errors():
+        # ("body", "form", "x") -> "form.x"; ("query", "limit") -> "limit"
+        loc = [str(p) for p in error.get("loc", ())[1:]] or ["input"]
+        fields.append(
+            {"field": ".".join(loc), "code": str(error.get("type")), "message": error.get("msg")}
+        )
+    names = ", ".join(f["field"] for f in fields)
+    return problem(422, "invalid_input", f"invalid input: {names}", fields=fields)
 
 
 class BodyTooLarge(Exception):
@@ -69,6 +84,7 @@ class BodyLimit:
 
 def install_middleware(app: FastAPI, *, max_body_bytes: int = 1_000_000) -> None:
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.middleware("http")
     async def causation_and_metrics(

@@ -97,7 +97,7 @@ class Runtime:
             settings,
             [self.mongo.collection(n) for n in spec.outbox_collections],
             self.producer,
-            self.outbox.wake,
+            self.outbox,
         )
         self._spawn("relay", self.relay.run())
         for sub in subscriptions:

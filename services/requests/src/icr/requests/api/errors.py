@@ -1,4 +1,7 @@
-"""Expected failures mapped to HTTP once: 401, 403, 404, 409, 413 and 422, never a 500."""
+"""Expected failures mapped to HTTP once: 401, 403, 404, 409 and 422, never a 500.
+
+FastAPI's own validation errors (422) and oversized bodies (413) are mapped by icr.kit.http
+the same way for every service."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from icr.kit.http import problem
@@ -70,19 +72,6 @@ async def _invalid_input(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "invalid_input", str(exc), fields=[])
 
 
-async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    fields = []
-    for error in exc.errors():
-        # ("body", "form", "x") -> "form.x"; ("query", "limit") -> "limit"
-        loc = [str(p) for p in error.get("loc", ())[1:]] or ["input"]
-        fields.append(
-            {"field": ".".join(loc), "code": str(error.get("type")), "message": error.get("msg")}
-        )
-    names = ", ".join(f["field"] for f in fields)
-    return problem(422, "invalid_input", f"invalid input: {names}", fields=fields)
-
-
 EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Any]] = {
     Unauthenticated: _unauthenticated,
     Forbidden: _forbidden,
@@ -93,5 +82,4 @@ EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Any]] = {
     ImportRejected: _import_rejected,
     FormInvalid: _form_invalid,
     InvalidInput: _invalid_input,
-    RequestValidationError: _request_validation,
 }
