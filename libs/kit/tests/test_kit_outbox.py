@@ -153,3 +153,19 @@ async def test_topic_the_cluster_cannot_create_fails_with_the_brokers_reason() -
     settings = service_settings_for_test(kafka_replication_factor=3)  # one broker here
     with pytest.raises(RuntimeError, match=r"cannot create topic .*kit\.test\.thing"):
         await ensure_topics(settings, [TOPIC])
+
+
+async def test_flag_left_behind_by_a_crash_is_cleared(env) -> None:
+    settings, mongo = env
+    coll = mongo.collection("things")
+    # As if a relay died after removing the events and before clearing the flag.
+    await coll.insert_one({"_id": "t", "version": 3, "outbox": [], "outbox_pending": True})
+    producer = build_producer(settings)
+    await producer.start()
+    try:
+        await Relay(settings, [coll], producer, Outbox(settings)).publish_pending()
+    finally:
+        await producer.stop()
+    doc = await coll.find_one({"_id": "t"})
+    assert doc is not None
+    assert (doc["outbox_pending"], doc["outbox_lease_owner"]) == (False, None)

@@ -190,11 +190,12 @@ class Relay:
 
     async def _publish(self, collection: AsyncCollection[Document], keys: list[Any]) -> int:
         now = datetime.now(UTC)
-        claimed = []
-        for key in keys:
-            doc = await self._claim(collection, key, now)
-            if doc is not None and doc.get(OUTBOX):
-                claimed.append(doc)
+        docs = await asyncio.gather(*(self._claim(collection, key, now) for key in keys))
+        claimed = [doc for doc in docs if doc is not None and doc.get(OUTBOX)]
+        # Flagged but empty: a crash between removing the events and clearing the flag.
+        await asyncio.gather(
+            *(self._settle(collection, d["_id"], []) for d in docs if d and not d.get(OUTBOX))
+        )
         # Send everything first and await after: the idempotent producer keeps the order
         # within a partition, and one round trip per batch instead of per event.
         sends = []
@@ -202,6 +203,7 @@ class Relay:
             futures = [await self._send(entry) for entry in doc[OUTBOX]]
             sends.append((doc, futures))
         count = 0
+        settled = []
         for doc, futures in sends:
             results = await asyncio.gather(*futures, return_exceptions=True)
             sent = []
@@ -214,8 +216,9 @@ class Relay:
                     break  # later events of this aggregate must not overtake it
                 sent.append(entry["event_id"])
                 metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
-            await self._settle(collection, doc["_id"], sent)
+            settled.append(self._settle(collection, doc["_id"], sent))
             count += len(sent)
+        await asyncio.gather(*settled)
         return count
 
     async def _claim(
@@ -254,16 +257,16 @@ class Relay:
     async def _settle(
         self, collection: AsyncCollection[Document], key: Any, sent: list[str]
     ) -> None:
+        # Only while we still hold the lease: if it ran out and another replica took over, that
+        # replica publishes these events again (same ids) and removes them itself.
+        release: Document = {"$set": {LEASE_OWNER: None, LEASE_UNTIL: None}}
         if sent:
-            await collection.update_one(
-                {"_id": key}, {"$pull": {OUTBOX: {"event_id": {"$in": sent}}}}
-            )
+            release["$pull"] = {OUTBOX: {"event_id": {"$in": sent}}}
+        await collection.update_one({"_id": key, LEASE_OWNER: self.owner}, release)
         # Clearing the flag only when the array is empty is atomic against a writer who pushed
         # new events meanwhile: its push set the flag and made the array non-empty.
-        await collection.update_one({"_id": key, OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}})
         await collection.update_one(
-            {"_id": key, LEASE_OWNER: self.owner},
-            {"$set": {LEASE_OWNER: None, LEASE_UNTIL: None}},
+            {"_id": key, PENDING: True, OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}}
         )
 
     async def pending_count(self) -> int:
