@@ -24,12 +24,16 @@ class Platform:
     requests: str
     feedback: str
     incentives: str
+    topic_prefix: str
 
-    def graphql(self, query: str, variables: dict | None = None, *, actor: str) -> dict:
+    def graphql(
+        self, query: str, variables: dict | None = None, *, actor: str, traceparent: str = ""
+    ) -> dict:
+        headers = {"x-actor-id": actor, **({"traceparent": traceparent} if traceparent else {})}
         response = httpx.post(
             f"{self.gateway}/graphql",
             json={"query": query, "variables": variables or {}},
-            headers={"x-actor-id": actor},
+            headers=headers,
             timeout=10,
         )
         response.raise_for_status()
@@ -63,6 +67,7 @@ def platform() -> Iterator[Platform]:
     }
     _apps("up", env)
     try:
-        yield Platform(*(f"http://127.0.0.1:{BASE + i}" for i in range(4)))
+        urls = (f"http://127.0.0.1:{BASE + i}" for i in range(4))
+        yield Platform(*urls, topic_prefix=env["KAFKA_TOPIC_PREFIX"])
     finally:
         _apps("down", env)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import secrets
 import time
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
+
+from icr.contracts import topics
+from icr.kit.kafka import header
 
 from .conftest import ADMIN, Platform
 
@@ -136,3 +144,42 @@ def test_requester_of_another_department_cannot_read_the_request(platform: Platf
     with httpx.Client(base_url=platform.requests, headers={"x-actor-id": ADMIN}) as http:
         http.put("/people/cy", json={"name": "Cy", "department_id": "sales", "roles": ["employee"]})
     assert platform.graphql(READ, {"id": submitted["id"]}, actor="cy")["request"] is None
+
+
+async def _records_with_key(bootstrap: str, topic: str, key: str, timeout: float = 30) -> list:
+    """Every record of `topic` keyed `key`, waiting until there is at least one."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    found: list = []
+    try:
+        async with asyncio.timeout(timeout):
+            while not found:
+                for batch in (await consumer.getmany(timeout_ms=300)).values():
+                    found += [r for r in batch if r.key == key.encode()]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_one_trace_spans_gateway_requests_kafka_and_feedback(platform: Platform) -> None:
+    seed(platform)
+    trace = secrets.token_hex(16)
+    submitted = platform.graphql(
+        SUBMIT,
+        {"input": {"catalogItemId": "laptop", "title": "Traced", "form": {"model": "pro"}}},
+        actor="ana",
+        traceparent=f"00-{trace}-{secrets.token_hex(8)}-01",
+    )["submitRequest"]
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    rid = submitted["id"]
+
+    [cause] = await _records_with_key(bootstrap, platform.topic_prefix + topics.REQUESTS.name, rid)
+    [rating] = await _records_with_key(bootstrap, platform.topic_prefix + topics.RATINGS.name, rid)
+
+    for record in (cause, rating):  # the gateway's trace, through HTTP, Kafka and a consumer
+        assert (header(record.headers, "traceparent") or "").split("-")[1] == trace
+    submitted_event, rating_event = json.loads(cause.value), json.loads(rating.value)
+    assert rating_event["causation_id"] == submitted_event["event_id"]
+    assert rating_event["correlation_id"] == submitted_event["correlation_id"] == trace

@@ -91,7 +91,9 @@ def install_middleware(app: FastAPI, *, max_body_bytes: int = 1_000_000) -> None
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         cause = parse_traceparent(request.headers.get("traceparent")) or new_causation()
-        correlation = request.headers.get("x-correlation-id")
+        # Every flow gets a correlation id: the caller's, or the trace's, which every event and
+        # log line of the flow then shares.
+        correlation = request.headers.get("x-correlation-id") or cause.trace_id
         cause = Causation(cause.trace_id, cause.span_id, correlation_id=correlation)
         request_id = request.headers.get("x-request-id") or cause.span_id
         started = time.perf_counter()

@@ -1,0 +1,89 @@
+"""What other systems consume: every request event on Kafka matches its published JSON Schema
+and carries the trace of the HTTP call that caused it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from pathlib import Path
+
+import jsonschema
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from icr.contracts.topics import REQUESTS
+from icr.kit.kafka import header
+
+pytestmark = pytest.mark.infra
+
+SCHEMAS = Path(__file__).resolve().parents[4] / "docs" / "events"
+
+
+def schema_of(event_type: str, version: int) -> dict:
+    return json.loads((SCHEMAS / f"{event_type}.v{version}.json").read_text())
+
+
+async def records_of(settings, key: str, *, until: str, timeout: float = 15) -> list:
+    consumer = AIOKafkaConsumer(
+        settings.topic_name(REQUESTS.name),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list = []
+    try:
+        async with asyncio.timeout(timeout):
+            while until not in [header(r.headers, "event_type") for r in found]:
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    found += [r for r in batch if r.key == key.encode()]
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def test_lifecycle_events_match_their_schemas_and_carry_the_callers_trace(api) -> None:
+    trace = secrets.token_hex(16)
+    traced = {"traceparent": f"00-{trace}-{secrets.token_hex(8)}-01"}
+    request = await api.post(
+        "/requests",
+        "ana",
+        {"catalog_item_id": "laptop", "title": "Laptop", "form": {"model": "pro"}},
+        headers=traced,
+        expect=201,
+    )
+    rid = request.json()["id"]
+    steps = [
+        ("accept", "bo", None),
+        ("comments", "bo", {"body": "Which keyboard layout?"}),
+        ("ask", "bo", {"question": "US or German?"}),
+        ("reply", "ana", {"message": "German"}),
+        ("resolve", "bo", {"note": "Delivered"}),
+    ]
+    for action, actor, body in steps:
+        await api.post(f"/requests/{rid}/{action}", actor, body, headers=traced, expect=200)
+
+    records = await records_of(api.settings, rid, until="requests.request.resolved")
+    types = []
+    for record in records:
+        envelope = json.loads(record.value)
+        jsonschema.validate(envelope, schema_of(envelope["type"], envelope["version"]))
+        assert header(record.headers, "event_type") == envelope["type"]
+        assert header(record.headers, "event_id") == envelope["event_id"]
+        assert (header(record.headers, "traceparent") or "").split("-")[1] == trace
+        types.append(envelope["type"])
+    assert types[0] == "requests.request.submitted"
+    assert {
+        "requests.request.accepted",
+        "requests.request.commented",
+        "requests.request.waiting",
+        "requests.request.resumed",
+        "requests.request.resolved",
+    } <= set(types)
+
+
+def test_a_payload_missing_a_required_field_fails_its_schema() -> None:
+    schema = schema_of("requests.request.submitted", 1)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"type": "requests.request.submitted", "version": 1}, schema)
