@@ -42,7 +42,7 @@ from icr.requests.domain import (
 )
 from icr.requests.main import build_app
 from icr.requests.settings import RequestsSettings
-from icr.requests.store import RequestQuery, RequestStore
+from icr.requests.store import RequestFilters, RequestQuery, RequestStore
 from icr.requests.store.query import build_filter, sort_spec
 
 DEPARTMENTS = [f"d{i:02d}" for i in range(10)]
@@ -132,8 +132,7 @@ def queue_query(limit: int = 50) -> RequestQuery:
     agent = Actor("agent", "d07", frozenset({Role.AGENT}))
     return RequestQuery(
         visibility=visibility(agent),
-        provider_department_ids=("d07",),
-        statuses=OPEN,
+        filters=RequestFilters(provider_department_ids=("d07",), statuses=OPEN),
         limit=limit,
     )
 

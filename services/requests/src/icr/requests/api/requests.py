@@ -26,7 +26,7 @@ from icr.requests.domain.errors import FieldError, FormInvalid
 from icr.requests.domain.lifecycle import Status
 from icr.requests.handlers import lifecycle, reads
 from icr.requests.handlers.submit import Submission, submit_request
-from icr.requests.store import SortKey
+from icr.requests.store import RequestFilters, SortKey
 
 router = APIRouter(prefix="/requests", tags=["requests"])
 
@@ -102,7 +102,7 @@ async def list_requests(
     """The requests the caller may see, filtered, sorted and paged by cursor."""
     if sort not in SORTS:
         raise FormInvalid([FieldError("sort", "invalid_choice", f"must be one of {SORTS}")])
-    filters = reads.ListRequests(
+    filters = RequestFilters(
         statuses=tuple(status),
         provider_department_ids=tuple(department),
         consumer_department_ids=tuple(consumer_department),
@@ -115,12 +115,15 @@ async def list_requests(
         created_to=_aware("created_to", created_to),
         due_from=_aware("due_from", due_from),
         due_to=_aware("due_to", due_to),
+    )
+    listing = reads.ListRequests(
+        filters,
         sort=SortKey(sort.lstrip("-")),
         descending=sort.startswith("-"),
         limit=limit,
         cursor=cursor,
     )
-    return RequestPageOut.of(await reads.list_requests(filters, actor=actor, deps=deps))
+    return RequestPageOut.of(await reads.list_requests(listing, actor=actor, deps=deps))
 
 
 @router.get("/{request_id}", response_model=RequestDetailOut)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from icr.requests.domain.access import (
@@ -12,12 +12,11 @@ from icr.requests.domain.access import (
     can_see_internal_notes,
     visibility,
 )
-from icr.requests.domain.catalog import Priority
 from icr.requests.domain.errors import FieldError, FormInvalid, NotFound
-from icr.requests.domain.lifecycle import Action, Status
+from icr.requests.domain.lifecycle import Action
 from icr.requests.domain.request import ServiceRequest
 from icr.requests.handlers.deps import Deps
-from icr.requests.store import RequestQuery, SortKey, Versioned, decode_cursor
+from icr.requests.store import RequestFilters, RequestQuery, SortKey, Versioned, decode_cursor
 
 
 @dataclass(frozen=True)
@@ -79,20 +78,9 @@ async def batch_requests(ids: list[str], *, actor: Actor, deps: Deps) -> list[Re
 
 @dataclass(frozen=True)
 class ListRequests:
-    """Filters of a listing; tuples are "any of", ranges are [from, to)."""
+    """A listing as the caller asks for it: filters, order, page size and where to resume."""
 
-    statuses: tuple[Status, ...] = ()
-    provider_department_ids: tuple[str, ...] = ()
-    consumer_department_ids: tuple[str, ...] = ()
-    priorities: tuple[Priority, ...] = ()
-    breached: bool | None = None
-    requester_ids: tuple[str, ...] = ()
-    assignee_ids: tuple[str, ...] = ()
-    parent_id: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    due_from: datetime | None = None
-    due_to: datetime | None = None
+    filters: RequestFilters = field(default_factory=RequestFilters)
     sort: SortKey = SortKey.CREATED
     descending: bool = True
     limit: int | None = None
@@ -117,18 +105,7 @@ async def list_requests(filters: ListRequests, *, actor: Actor, deps: Deps) -> R
         after = decode_cursor(filters.cursor, sort=filters.sort, descending=filters.descending)
     query = RequestQuery(
         visibility=visibility(actor),
-        statuses=filters.statuses,
-        provider_department_ids=filters.provider_department_ids,
-        consumer_department_ids=filters.consumer_department_ids,
-        priorities=filters.priorities,
-        breached=filters.breached,
-        requester_ids=filters.requester_ids,
-        assignee_ids=filters.assignee_ids,
-        parent_id=filters.parent_id,
-        created_from=filters.created_from,
-        created_to=filters.created_to,
-        due_from=filters.due_from,
-        due_to=filters.due_to,
+        filters=filters.filters,
         sort=filters.sort,
         descending=filters.descending,
         limit=limit,

@@ -6,7 +6,7 @@ from icr.requests.store import catalog, directory, requests
 from icr.requests.store.base import Saved, Versioned
 from icr.requests.store.catalog import CatalogStore
 from icr.requests.store.directory import DirectoryStore
-from icr.requests.store.query import Cursor, RequestQuery, SortKey, decode_cursor
+from icr.requests.store.query import Cursor, RequestFilters, RequestQuery, SortKey, decode_cursor
 from icr.requests.store.requests import Page, RequestStore
 
 INDEXES = {**directory.INDEXES, **catalog.INDEXES, **requests.INDEXES}
@@ -24,6 +24,7 @@ __all__ = [
     "Cursor",
     "DirectoryStore",
     "Page",
+    "RequestFilters",
     "RequestQuery",
     "RequestStore",
     "Saved",

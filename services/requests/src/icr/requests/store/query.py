@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,8 +43,9 @@ class Cursor:
 
 
 @dataclass(frozen=True)
-class RequestQuery:
-    visibility: Visibility
+class RequestFilters:
+    """What a listing asks for; tuples are "any of", ranges are [from, to)."""
+
     statuses: tuple[Status, ...] = ()
     provider_department_ids: tuple[str, ...] = ()
     consumer_department_ids: tuple[str, ...] = ()
@@ -57,6 +58,12 @@ class RequestQuery:
     created_to: datetime | None = None
     due_from: datetime | None = None
     due_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RequestQuery:
+    visibility: Visibility
+    filters: RequestFilters = field(default_factory=RequestFilters)
     sort: SortKey = SortKey.CREATED
     descending: bool = True
     limit: int = 50
@@ -88,13 +95,13 @@ def visibility_filter(vis: Visibility) -> Document | None:
 def _implied_by_filter(q: RequestQuery) -> bool:
     """True when the filter alone already stays inside what the actor may see, so the
     visibility clause can go and the query can use the department index directly."""
-    vis = q.visibility
+    vis, f = q.visibility, q.filters
     return (
-        bool(q.provider_department_ids)
-        and set(q.provider_department_ids) <= vis.provider_department_ids
+        bool(f.provider_department_ids)
+        and set(f.provider_department_ids) <= vis.provider_department_ids
     ) or (
-        bool(q.consumer_department_ids)
-        and set(q.consumer_department_ids) <= vis.consumer_department_ids
+        bool(f.consumer_department_ids)
+        and set(f.consumer_department_ids) <= vis.consumer_department_ids
     )
 
 
@@ -111,26 +118,27 @@ def build_filter(q: RequestQuery) -> Document:
     clauses: list[Document] = []
     if not _implied_by_filter(q) and (vis := visibility_filter(q.visibility)) is not None:
         clauses.append(vis)
+    f = q.filters
     fields: Document = {}
-    if q.provider_department_ids:
-        fields["provider_department_id"] = _in(q.provider_department_ids)
-    if q.consumer_department_ids:
-        fields["requester_department_id"] = _in(q.consumer_department_ids)
-    if q.statuses:
-        fields["status"] = _in(tuple(str(s) for s in q.statuses))
-    if q.priorities:
-        fields["priority"] = _in(tuple(str(p) for p in q.priorities))
-    if q.breached is not None:
-        fields["breached"] = q.breached
-    if q.requester_ids:
-        fields["requester_id"] = _in(q.requester_ids)
-    if q.assignee_ids:
-        fields["assignee_id"] = _in(q.assignee_ids)
-    if q.parent_id is not None:
-        fields["parent_id"] = q.parent_id
-    if (created := _range(q.created_from, q.created_to)) is not None:
+    if f.provider_department_ids:
+        fields["provider_department_id"] = _in(f.provider_department_ids)
+    if f.consumer_department_ids:
+        fields["requester_department_id"] = _in(f.consumer_department_ids)
+    if f.statuses:
+        fields["status"] = _in(tuple(str(s) for s in f.statuses))
+    if f.priorities:
+        fields["priority"] = _in(tuple(str(p) for p in f.priorities))
+    if f.breached is not None:
+        fields["breached"] = f.breached
+    if f.requester_ids:
+        fields["requester_id"] = _in(f.requester_ids)
+    if f.assignee_ids:
+        fields["assignee_id"] = _in(f.assignee_ids)
+    if f.parent_id is not None:
+        fields["parent_id"] = f.parent_id
+    if (created := _range(f.created_from, f.created_to)) is not None:
         fields["submitted_at"] = created
-    if (due := _range(q.due_from, q.due_to)) is not None:
+    if (due := _range(f.due_from, f.due_to)) is not None:
         fields["due_at"] = due
     if fields:
         clauses.append(fields)
