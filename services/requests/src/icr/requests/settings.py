@@ -38,6 +38,12 @@ class RequestsSettings(ServiceSettings):
     sla_lease_seconds: float = Field(
         default=30.0, gt=0, description="How long one replica owns a due timer while handling it."
     )
+    import_resume_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="An import still unfinished this long after it began (its process died) "
+        "is applied again by the scheduler.",
+    )
     default_page_size: int = Field(default=50, ge=1, description="Page size of GET /requests.")
     max_page_size: int = Field(default=200, ge=1, description="Largest page GET /requests serves.")
     max_batch_ids: int = Field(default=200, ge=1, description="Most ids in GET /requests/batch.")

@@ -13,7 +13,7 @@ from icr.kit.outbox import ConcurrentUpdate, Outbox
 from icr.requests.clock import Clock, system_clock
 from icr.requests.domain.lifecycle import LifecyclePolicy
 from icr.requests.settings import RequestsSettings
-from icr.requests.store import CatalogStore, DirectoryStore, RequestStore
+from icr.requests.store import CatalogStore, DirectoryStore, ImportJournal, RequestStore
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ class Deps:
     directory: DirectoryStore
     catalog: CatalogStore
     requests: RequestStore
+    imports: ImportJournal
     settings: RequestsSettings
     clock: Clock = system_clock
 
@@ -37,6 +38,7 @@ class Deps:
             directory=DirectoryStore(mongo, outbox),
             catalog=CatalogStore(mongo, outbox),
             requests=RequestStore(mongo, outbox, policy),
+            imports=ImportJournal(mongo),
             settings=settings,
             clock=clock,
         )

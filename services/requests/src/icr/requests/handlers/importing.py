@@ -1,10 +1,10 @@
 """Bulk directory import from an HR export (JSON rows or CSV), all rows or none.
 
 Every row is validated, and the file against itself and the stored directory (parents,
-managers, departments of people, cycles), before anything is written. Applying is an upsert:
-rows equal to what is stored change nothing and emit no event, so running a file twice is safe,
-and re-running it finishes an import a crash interrupted (there are no multi-document
-transactions to lean on).
+managers, departments of people, cycles), before anything is written. The accepted file is then
+journaled in one write (store/imports.py) and applied as upserts: rows equal to what is stored
+change nothing and emit no event. There are no multi-document transactions to lean on, so a
+crash mid-apply is finished by the scheduler, which applies the journaled file again.
 """
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import io
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from icr.contracts import new_id
+from icr.kit.scheduler import DueWork
 from icr.requests.domain.access import Actor, can_manage_directory
 from icr.requests.domain.calendar import WEEKDAYS, BusinessCalendar
 from icr.requests.domain.directory import Department, Person, Role
@@ -26,6 +28,7 @@ from icr.requests.domain.errors import FieldError, Forbidden, InvalidInput
 from icr.requests.handlers.deps import Deps, retrying
 from icr.requests.handlers.errors import ImportRejected, RowReport
 from icr.requests.store import Saved
+from icr.requests.store.imports import RESUME_DUE
 
 COLUMNS = (
     "kind",
@@ -67,6 +70,9 @@ class _Row:
 @dataclass(frozen=True)
 class ImportResult:
     rows: list[tuple[int, str, str, str]]  # (row, kind, id, created|updated|unchanged)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        return {"departments": self.counts("department"), "people": self.counts("person")}
 
     def counts(self, kind: str) -> dict[str, int]:
         out = {"created": 0, "updated": 0, "unchanged": 0}
@@ -278,6 +284,60 @@ async def import_directory(
 ) -> ImportResult:
     if not can_manage_directory(actor):
         raise Forbidden("only administrators may import the directory")
+    rows = await _validated(body, content_type, deps)
+    now = deps.clock()
+    import_id = new_id()
+    await deps.imports.begin(
+        import_id,
+        body=body,
+        content_type=content_type,
+        actor_id=actor.person_id,
+        at=now,
+        resume_at=now + timedelta(seconds=deps.settings.import_resume_seconds),
+    )
+    result = await _apply(rows, deps)
+    await deps.imports.finish(
+        import_id, status="applied", at=deps.clock(), summary=result.summary()
+    )
+    return result
+
+
+async def resume_import(import_id: str, now: datetime, *, deps: Deps) -> None:
+    """Finish an import that a crash interrupted: the same file, checked and applied again.
+
+    Rows already applied are unchanged upserts now. If the directory changed meanwhile so that
+    the file no longer fits, nothing more is applied and the journal says why.
+    """
+    journaled = await deps.imports.get(import_id)
+    if journaled is None or journaled.status != "applying":
+        return
+    try:
+        rows = await _validated(journaled.body, journaled.content_type, deps)
+    except (ImportRejected, InvalidInput) as exc:
+        log.error("interrupted import no longer applies", extra={"import_id": import_id})
+        await deps.imports.finish(import_id, status="rejected", at=now, summary={"error": str(exc)})
+        return
+    result = await _apply(rows, deps)
+    await deps.imports.finish(
+        import_id, status="applied", at=deps.clock(), summary=result.summary()
+    )
+    log.info("interrupted import resumed", extra={"import_id": import_id})
+
+
+def import_timer(deps: Deps, *, owner: str) -> DueWork:
+    return DueWork(
+        deps.imports.collection,
+        due_field=RESUME_DUE,
+        handler=lambda import_id, now: resume_import(import_id, now, deps=deps),
+        owner=owner,
+        lease_seconds=deps.settings.import_resume_seconds,
+        poll_seconds=deps.settings.sla_poll_seconds,
+        clock=deps.clock,
+    )
+
+
+async def _validated(body: bytes, content_type: str, deps: Deps) -> list[_Row]:
+    """Every row checked, alone and against the file and the stored directory; all or none."""
     raws = parse_rows(body, content_type, max_rows=deps.settings.max_import_rows)
     stored_departments = {d.id: d for d in await deps.directory.all_departments()}
     rows, seen = [], set()
@@ -302,7 +362,7 @@ async def import_directory(
     bad = [RowReport(r.number, r.kind, r.id, r.errors) for r in rows if r.errors]
     if bad:
         raise ImportRejected(bad)
-    return await _apply(rows, deps)
+    return rows
 
 
 async def _apply(rows: list[_Row], deps: Deps) -> ImportResult:
@@ -344,10 +404,7 @@ async def _apply(rows: list[_Row], deps: Deps) -> ImportResult:
     for start in range(0, len(people), _CONCURRENCY):
         await asyncio.gather(*(save_person(r) for r in people[start : start + _CONCURRENCY]))
     result = ImportResult([(r.number, r.kind, r.id, results[r.number]) for r in rows])
-    log.info(
-        "directory imported",
-        extra={"departments": result.counts("department"), "people": result.counts("person")},
-    )
+    log.info("directory imported", extra=result.summary())
     return result
 
 

@@ -21,6 +21,7 @@ from icr.requests.clock import Clock, system_clock
 from icr.requests.domain.lifecycle import Status
 from icr.requests.domain.timeline import SYSTEM
 from icr.requests.handlers.deps import Deps, retrying
+from icr.requests.handlers.importing import import_timer
 from icr.requests.handlers.subrequests import sync_parent
 from icr.requests.settings import RequestsSettings
 from icr.requests.store.request_codec import AUTO_CLOSE_DUE, SLA_DUE
@@ -98,13 +99,16 @@ def sla_timers(deps: Deps, *, owner: str | None = None) -> list[DueWork]:
 
 
 def sla_worker(clock: Clock = system_clock) -> Worker:
-    """The `ServiceSpec.workers` entry that runs the timers for the service's lifetime."""
+    """The `ServiceSpec.workers` entry that runs the service's durable timers for its lifetime:
+    SLA checks, automatic close, and resuming interrupted directory imports."""
 
     async def sla_scheduler(runtime: Runtime) -> None:
         settings = runtime.settings
         if not isinstance(settings, RequestsSettings):
             raise TypeError("the SLA scheduler needs RequestsSettings")
         deps = Deps.build(runtime.mongo, runtime.outbox, settings, clock)
-        await asyncio.gather(*(timer.run() for timer in sla_timers(deps)))
+        owner = f"requests-{secrets.token_hex(4)}"
+        timers = [*sla_timers(deps, owner=owner), import_timer(deps, owner=owner)]
+        await asyncio.gather(*(timer.run() for timer in timers))
 
     return sla_scheduler

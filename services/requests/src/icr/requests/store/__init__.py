@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from icr.requests.store import catalog, directory, requests
+from icr.requests.store import catalog, directory, imports, requests
 from icr.requests.store.base import Saved, Versioned
 from icr.requests.store.catalog import CatalogStore
 from icr.requests.store.directory import DirectoryStore
+from icr.requests.store.imports import ImportJournal, JournaledImport
 from icr.requests.store.query import Cursor, RequestFilters, RequestQuery, SortKey, decode_cursor
 from icr.requests.store.requests import Page, RequestStore
 
-INDEXES = {**directory.INDEXES, **catalog.INDEXES, **requests.INDEXES}
+INDEXES = {**directory.INDEXES, **catalog.INDEXES, **requests.INDEXES, **imports.INDEXES}
 OUTBOX_COLLECTIONS = [
     directory.DEPARTMENTS,
     directory.PEOPLE,
@@ -23,6 +24,8 @@ __all__ = [
     "CatalogStore",
     "Cursor",
     "DirectoryStore",
+    "ImportJournal",
+    "JournaledImport",
     "Page",
     "RequestFilters",
     "RequestQuery",
