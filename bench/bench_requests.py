@@ -43,7 +43,7 @@ from icr.requests.domain import (
 from icr.requests.main import build_app
 from icr.requests.settings import RequestsSettings
 from icr.requests.store import RequestFilters, RequestQuery, RequestStore
-from icr.requests.store.query import build_filter, sort_spec
+from icr.requests.store.query import build_filter, serving_index, sort_spec
 
 DEPARTMENTS = [f"d{i:02d}" for i in range(10)]
 OPEN = (Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS, Status.WAITING_ON_REQUESTER)
@@ -151,20 +151,10 @@ async def time_listing(store: RequestStore, *, samples: int, budget_s: float) ->
 
 
 def matching_index(query: RequestQuery) -> str:
-    """Which declared index serves the query: equality fields first, then the sort fields in
-    order (what MongoDB's planner needs to answer it from the index, limit-bounded)."""
-    flt, sort = build_filter(query), sort_spec(query)
-    equality = set(flt) if "$and" not in flt and "$or" not in flt else set()
-    for model in store_module.INDEXES["requests"]:
-        doc = model.document
-        keys = list(doc["key"].items())
-        head, tail = keys[: len(equality)], keys[len(equality) :]
-        if {k for k, _ in head} == equality and [(k, d) for k, d in tail[: len(sort)]] in (
-            sort,
-            [(k, -d) for k, d in sort],
-        ):
-            return f"{doc['name']} {dict(keys)}"
-    return "none"
+    requests_indexes = store_module.INDEXES["requests"]
+    name = serving_index(query, requests_indexes)
+    spec = next((m.document for m in requests_indexes if m.document["name"] == name), None)
+    return f"{name} {dict(spec['key'])}" if spec else "none"
 
 
 async def time_batch(store: RequestStore, ids: list[str], *, samples: int) -> list[float]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from pymongo import IndexModel
 
 from icr.kit.mongo import Document
 from icr.requests.domain.access import Visibility
@@ -155,6 +158,24 @@ def build_filter(q: RequestQuery) -> Document:
     if not clauses:
         return {}
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def serving_index(q: RequestQuery, indexes: Sequence[IndexModel]) -> str | None:
+    """The declared index that answers `q` without a blocking sort: the filter's equality
+    fields first, then the sort fields in order or all reversed (the planner's rule for an
+    index-bounded, limit-stopped scan). None for filters too complex to judge this way."""
+    flt, sort = build_filter(q), sort_spec(q)
+    if "$and" in flt or "$or" in flt:
+        return None
+    equality = set(flt)
+    for model in indexes:
+        spec = model.document
+        keys = list(spec["key"].items())
+        head, tail = keys[: len(equality)], keys[len(equality) :]
+        reverse = [(k, -d) for k, d in sort]
+        if {k for k, _ in head} == equality and tail[: len(sort)] in (sort, reverse):
+            return str(spec["name"])
+    return None
 
 
 def sort_spec(q: RequestQuery) -> list[tuple[str, int]]:
