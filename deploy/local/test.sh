@@ -24,7 +24,12 @@ fi
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${MONGO_URL:-}" ]; then
   echo "== test infrastructure"
   # Stop afterwards only what this run started; a developer's running test infra stays up.
-  if ! python3 deploy/local/infra.py status --profile test >/dev/null 2>&1; then started=1; fi
+  if ! python3 deploy/local/infra.py status --profile test >/dev/null 2>&1; then
+    started=1
+  elif [ "$mode" = bench ]; then
+    echo "note: reusing the running test infrastructure; if its store runs out of heap at 100k"
+    echo "requests, stop it (python3 deploy/local/infra.py down --profile test) and rerun."
+  fi
   python3 deploy/local/infra.py up --profile test
   eval "$(python3 deploy/local/infra.py env --profile test)"
 fi
