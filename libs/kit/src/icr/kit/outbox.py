@@ -202,24 +202,27 @@ class Relay:
         for doc in claimed:
             futures = [await self._send(entry) for entry in doc[OUTBOX]]
             sends.append((doc, futures))
-        count = 0
-        settled = []
-        for doc, futures in sends:
-            results = await asyncio.gather(*futures, return_exceptions=True)
-            sent = []
-            for entry, result in zip(doc[OUTBOX], results, strict=True):
-                if isinstance(result, BaseException):
-                    log.warning(
-                        "publish failed",
-                        extra={"event_id": entry["event_id"], "error": repr(result)},
-                    )
-                    break  # later events of this aggregate must not overtake it
-                sent.append(entry["event_id"])
-                metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
-            settled.append(self._settle(collection, doc["_id"], sent))
-            count += len(sent)
-        await asyncio.gather(*settled)
-        return count
+        counts = await asyncio.gather(
+            *(self._finish(collection, doc, futures) for doc, futures in sends)
+        )
+        return sum(counts)
+
+    async def _finish(
+        self, collection: AsyncCollection[Document], doc: Document, futures: list[Any]
+    ) -> int:
+        """Waits for one document's sends, then removes the events Kafka acknowledged."""
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        sent = []
+        for entry, result in zip(doc[OUTBOX], results, strict=True):
+            if isinstance(result, BaseException):
+                log.warning(
+                    "publish failed", extra={"event_id": entry["event_id"], "error": repr(result)}
+                )
+                break  # later events of this aggregate must not overtake it
+            sent.append(entry["event_id"])
+            metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
+        await self._settle(collection, doc["_id"], sent)
+        return len(sent)
 
     async def _claim(
         self, collection: AsyncCollection[Document], key: Any, now: datetime
