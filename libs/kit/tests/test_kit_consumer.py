@@ -6,6 +6,7 @@ import asyncio
 from typing import ClassVar
 
 import pytest
+from prometheus_client import REGISTRY
 
 from icr.contracts import Envelope, Event, Registry
 from icr.contracts.topics import Topic
@@ -66,7 +67,7 @@ async def run_until(runner: ConsumerRunner, done, timeout: float = 20) -> None:
         await asyncio.gather(task, return_exceptions=True)
 
 
-async def test_redelivered_event_is_apply_once(rig) -> None:
+async def test_redelivered_event_is_applied_once(rig) -> None:
     settings, sub, mongo, producer = rig
     counters = mongo.collection("counters")
     calls = 0
@@ -86,11 +87,16 @@ async def test_redelivered_event_is_apply_once(rig) -> None:
     inbox = Inbox(mongo.collection("inbox"), settings.topic_name(sub.group))
     runner = ConsumerRunner(settings, sub, inbox, producer, events=EVENTS)
 
+    group, topic = settings.topic_name(sub.group), settings.topic_name(TOPIC.name)
+
     async def done() -> bool:
-        return await inbox.seen(second.event_id)
+        # All four records processed: two applied, and both redeliveries dropped as duplicates.
+        duplicates = REGISTRY.get_sample_value(
+            "icr_events_consumed_total", {"group": group, "topic": topic, "outcome": "duplicate"}
+        )
+        return await inbox.seen(second.event_id) and duplicates == 2
 
     await run_until(runner, done)
-    await asyncio.sleep(0.3)  # let the trailing duplicate be read too
     doc = await counters.find_one({"_id": "c"})
     assert doc is not None
     assert doc["value"] == 6

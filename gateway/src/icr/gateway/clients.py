@@ -37,7 +37,10 @@ class ServiceClient:
     async def call(
         self, method: str, path: str, *, actor_id: str | None = None, **kwargs: Any
     ) -> Any:
-        headers = {"traceparent": context.current().child().traceparent}
+        cause = context.current()
+        headers = {"traceparent": cause.child().traceparent}
+        if cause.correlation_id:
+            headers["x-correlation-id"] = cause.correlation_id
         if actor_id:
             headers["x-actor-id"] = actor_id
         response = await self.http.request(method, path, headers=headers, **kwargs)

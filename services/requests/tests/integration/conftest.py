@@ -112,7 +112,9 @@ async def running(settings: RequestsSettings, clock: SettableClock) -> AsyncIter
 @pytest.fixture
 def new_settings() -> Callable[..., RequestsSettings]:
     def make(**overrides: Any) -> RequestsSettings:
-        return service_settings_for_test(RequestsSettings, bootstrap_admins="root", **overrides)
+        return service_settings_for_test(
+            RequestsSettings, **{"bootstrap_admins": "root", **overrides}
+        )
 
     return make
 

@@ -116,6 +116,7 @@ def test_required_fields_missing_or_blank(make_item: MakeItem) -> None:
         ("count", 0, "too_small"),
         ("count", float("nan"), "type"),
         ("budget", 0.1, "too_small"),
+        ("budget", 10**20, "too_large"),  # past BSON's 64-bit integers
         ("model", ["pro"], "type"),
         ("extras", "dock", "type"),
         ("needed_by", "next week", "type"),

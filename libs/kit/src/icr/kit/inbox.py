@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import UTC, datetime, timedelta
 
 from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from icr.kit.mongo import Document
+
+log = logging.getLogger(__name__)
 
 INBOX_COLLECTION = "inbox"
 INBOX_INDEXES = [IndexModel([("at", 1)], name="at")]
@@ -28,7 +31,10 @@ async def purge_inbox(
     """Forgets old inbox records, forever. A TTL index would do this on real MongoDB, but the
     local stand-in never expires documents, so the service does it itself."""
     while True:
-        await collection.delete_many({"at": {"$lt": datetime.now(UTC) - older_than}})
+        try:
+            await collection.delete_many({"at": {"$lt": datetime.now(UTC) - older_than}})
+        except PyMongoError:
+            log.warning("inbox purge failed; retrying later", exc_info=True)
         await asyncio.sleep(every)
 
 

@@ -60,16 +60,18 @@ async def apply_once(
     The document remembers the last `keep` event ids it applied, and the effect and that record
     are one atomic write, so a redelivered event changes nothing, even after a crash between
     processing and the offset commit. With `upsert`, an existing document whose guard fails makes
-    the server try an insert with the same `_id`: that duplicate key means "already applied".
+    the server try an insert with the same `_id`; that duplicate key is settled by a plain update.
     """
     guarded = {**update}
     push = dict(guarded.get("$push", {}))
     push["applied_events"] = {"$each": [event_id], "$slice": -keep}
     guarded["$push"] = push
+    guard = {"_id": key, "applied_events": {"$ne": event_id}}
     try:
-        result = await collection.update_one(
-            {"_id": key, "applied_events": {"$ne": event_id}}, guarded, upsert=upsert
-        )
+        result = await collection.update_one(guard, guarded, upsert=upsert)
     except DuplicateKeyError:
-        return False
+        # The document exists: either it already applied this event (the guard failed), or
+        # another event created it a moment ago. Only a plain update can tell them apart.
+        result = await collection.update_one(guard, guarded)
+        return result.modified_count > 0
     return result.modified_count > 0 or result.upserted_id is not None

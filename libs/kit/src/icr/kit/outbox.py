@@ -196,29 +196,22 @@ class Relay:
         await asyncio.gather(
             *(self._settle(collection, d["_id"], []) for d in docs if d and not d.get(OUTBOX))
         )
-        # Send everything first and await after: the idempotent producer keeps the order
-        # within a partition, and one round trip per batch instead of per event.
-        sends = []
-        for doc in claimed:
-            futures = [await self._send(entry) for entry in doc[OUTBOX]]
-            sends.append((doc, futures))
-        counts = await asyncio.gather(
-            *(self._finish(collection, doc, futures) for doc, futures in sends)
-        )
+        # Documents go out concurrently (one producer batch carries many of them), but each
+        # document's events one after another: an event is sent only once the one before it
+        # is acknowledged, so a failed send can never be overtaken by its successor.
+        counts = await asyncio.gather(*(self._publish_document(collection, doc) for doc in claimed))
         return sum(counts)
 
-    async def _finish(
-        self, collection: AsyncCollection[Document], doc: Document, futures: list[Any]
-    ) -> int:
-        """Waits for one document's sends, then removes the events Kafka acknowledged."""
-        results = await asyncio.gather(*futures, return_exceptions=True)
+    async def _publish_document(self, collection: AsyncCollection[Document], doc: Document) -> int:
         sent = []
-        for entry, result in zip(doc[OUTBOX], results, strict=True):
-            if isinstance(result, BaseException):
+        for entry in doc[OUTBOX]:
+            try:
+                await (await self._send(entry))
+            except Exception as exc:
                 log.warning(
-                    "publish failed", extra={"event_id": entry["event_id"], "error": repr(result)}
+                    "publish failed", extra={"event_id": entry["event_id"], "error": repr(exc)}
                 )
-                break  # later events of this aggregate must not overtake it
+                break
             sent.append(entry["event_id"])
             metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
         await self._settle(collection, doc["_id"], sent)

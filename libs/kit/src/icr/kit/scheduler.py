@@ -49,6 +49,7 @@ class DueWork:
         self.collection = collection
         self.due_field = due_field
         self.lease_field = f"{due_field}_lease"
+        self.owner_field = f"{due_field}_lease_owner"
         self.handler = handler
         self.owner = owner
         self.lease = timedelta(seconds=lease_seconds)
@@ -77,7 +78,7 @@ class DueWork:
                     self.due_field: {"$lte": now},
                     "$or": [{self.lease_field: None}, {self.lease_field: {"$lt": now}}],
                 },
-                {"$set": {self.lease_field: now + self.lease}},
+                {"$set": {self.lease_field: now + self.lease, self.owner_field: self.owner}},
                 projection={"_id": 1, self.due_field: 1},
                 sort=[(self.due_field, ASCENDING)],
             )
@@ -89,8 +90,11 @@ class DueWork:
                 # The lease stays: the timer is retried when it runs out, not in a hot loop.
                 log.exception("timer handler failed", extra={"doc_id": str(doc["_id"])})
                 continue
+            # Only our own lease: if it ran out and another replica took the timer over, its
+            # lease must stand, or a third replica could run the same timer alongside it.
             await self.collection.update_one(
-                {"_id": doc["_id"]}, {"$set": {self.lease_field: None}}
+                {"_id": doc["_id"], self.owner_field: self.owner},
+                {"$set": {self.lease_field: None, self.owner_field: None}},
             )
             handled += 1
         return handled

@@ -61,6 +61,12 @@ class RequestsSettings(ServiceSettings):
     max_comments_per_request: int = Field(
         default=1_000, ge=1, description="Comments and notes one request may hold."
     )
+    max_request_grown_bytes: int = Field(
+        default=8_000_000,
+        ge=100_000,
+        description="Size of a request's comments and history beyond which people's actions are "
+        "refused (409); half of MongoDB's 16 MB, so system actions (SLA, auto-close) still fit.",
+    )
     write_retries: int = Field(
         default=8, ge=1, description="Attempts of a write that lost an optimistic-concurrency race."
     )

@@ -22,7 +22,7 @@ from icr.requests.domain.errors import (
     InvalidInput,
     NotFound,
 )
-from icr.requests.handlers.errors import ImportRejected, Unauthenticated
+from icr.requests.handlers.errors import ImportPending, ImportRejected, Unauthenticated
 
 
 def _fields(errors: list[FieldError]) -> list[dict[str, str]]:
@@ -62,6 +62,11 @@ async def _import_rejected(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "invalid_input", str(exc), rows=rows)
 
 
+async def _import_pending(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ImportPending)
+    return problem(503, "import_pending", str(exc), import_id=exc.import_id)
+
+
 async def _form_invalid(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FormInvalid)
     summary = "; ".join(f"{e.field}: {e.message}" for e in exc.errors)
@@ -80,6 +85,7 @@ EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Any]] = {
     Conflict: _conflict,
     ConcurrentUpdate: _concurrent,
     ImportRejected: _import_rejected,
+    ImportPending: _import_pending,
     FormInvalid: _form_invalid,
     InvalidInput: _invalid_input,
 }

@@ -71,6 +71,9 @@ class NumberField(_Field):
             if isinstance(number, float) and not number.is_integer():
                 raise _Bad("not_integer", "must be a whole number")
             number = int(number)
+        # Stored as BSON, whose integers are 64-bit; beyond that is no one's real input.
+        if isinstance(number, int) and not -(2**63) <= number < 2**63:
+            raise _Bad("too_large", "is too large a number")
         if self.minimum is not None and number < self.minimum:
             raise _Bad("too_small", f"must be at least {_num(self.minimum)}")
         if self.maximum is not None and number > self.maximum:

@@ -32,6 +32,10 @@ from icr.requests.domain.timeline import MAX_COMMENT_LENGTH, SYSTEM, Comment, Hi
 MAX_TITLE_LENGTH = 200
 
 
+# Field names, ids and timestamps of one comment or history entry as BSON, generously.
+_ENTRY_OVERHEAD = 256
+
+
 def text(what: str, value: str, *, limit: int = MAX_COMMENT_LENGTH) -> str:
     """`value` stripped; empty or longer than `limit` is InvalidInput naming `what`."""
     value = value.strip()
@@ -119,6 +123,16 @@ class RequestState(SlaChecks):
 
     def public_comments(self) -> list[Comment]:
         return [c for c in self.comments if c.public]
+
+    def grown_size(self) -> int:
+        """Bytes the parts that grow with use take when stored (comments in UTF-8, history),
+        an upper estimate: what keeps a request far below MongoDB's 16 MB per document."""
+        comments = sum(len(c.body.encode()) + _ENTRY_OVERHEAD for c in self.comments)
+        history = sum(
+            _ENTRY_OVERHEAD + sum(len(k) + len(v.encode()) for k, v in h.details.items())
+            for h in self.history
+        )
+        return comments + history
 
     # --- internals ------------------------------------------------------------------------------
 

@@ -16,14 +16,17 @@ async def resolve_actor(person_id: str | None, *, deps: Deps) -> Actor:
         raise Unauthenticated("the X-Actor-Id header is required")
     admins = deps.settings.bootstrap_admin_ids
     found = await deps.directory.person(person_id)
-    if found is not None and found.value.active:
+    if found is not None:
+        # Deactivating a person revokes everything, a bootstrap admin's rights included.
+        if not found.value.active:
+            raise Unauthenticated(f"person {person_id!r} is inactive")
         actor = Actor.of(found.value)
         if person_id in admins:
             actor = Actor(actor.person_id, actor.department_id, actor.roles | {Role.ADMIN})
         return actor
     if person_id in admins:
         return Actor(person_id, "", frozenset({Role.ADMIN}))
-    raise Unauthenticated(f"unknown or inactive person {person_id!r}")
+    raise Unauthenticated(f"unknown person {person_id!r}")
 
 
 def _require_directory_admin(actor: Actor) -> None:

@@ -28,3 +28,15 @@ class ImportRejected(InvalidInput):
         self.rows = rows
         bad = len(rows)
         super().__init__(message or f"{bad} row{'s' if bad != 1 else ''} invalid; nothing applied")
+
+
+class ImportPending(DomainError):
+    """The import was accepted and journaled, but applying it failed part-way (the store or a
+    race); the scheduler completes it, so the caller must not fix rows by hand meanwhile."""
+
+    def __init__(self, import_id: str, cause: str) -> None:
+        self.import_id = import_id
+        super().__init__(
+            f"import {import_id} was accepted but not finished ({cause}); it will be completed "
+            "automatically: do not re-send or edit its rows meanwhile"
+        )

@@ -26,7 +26,7 @@ from icr.requests.domain.calendar import WEEKDAYS, BusinessCalendar
 from icr.requests.domain.directory import Department, Person, Role
 from icr.requests.domain.errors import FieldError, Forbidden, InvalidInput
 from icr.requests.handlers.deps import Deps, retrying
-from icr.requests.handlers.errors import ImportRejected, RowReport
+from icr.requests.handlers.errors import ImportPending, ImportRejected, RowReport
 from icr.requests.store import Saved
 from icr.requests.store.imports import RESUME_DUE
 
@@ -295,7 +295,13 @@ async def import_directory(
         at=now,
         resume_at=now + timedelta(seconds=deps.settings.import_resume_seconds),
     )
-    result = await _apply(rows, deps)
+    try:
+        result = await _apply(rows, deps)
+    except Exception as exc:
+        # Half-applied is not an end state: the journal entry stays open and the scheduler
+        # applies the whole file again once its resume time passes.
+        log.exception("import failed part-way; it will be resumed", extra={"import_id": import_id})
+        raise ImportPending(import_id, type(exc).__name__) from exc
     await deps.imports.finish(
         import_id, status="applied", at=deps.clock(), summary=result.summary()
     )

@@ -36,6 +36,8 @@ async def _act(
             raise Conflict("this request has reached its comment limit")
         before = request.status
         await change(request, deps.clock())
+        if request.grown_size() > deps.settings.max_request_grown_bytes:
+            raise Conflict("this request is too large to take more; open a new one")
         await deps.requests.save(loaded)
         return request, request.status != before
 

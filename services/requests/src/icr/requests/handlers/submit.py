@@ -15,7 +15,7 @@ from icr.requests.domain.lifecycle import Action, check_transition
 from icr.requests.domain.request import ServiceRequest
 from icr.requests.handlers.deps import Deps
 from icr.requests.handlers.reads import RequestView, load_visible, view_of
-from icr.requests.handlers.subrequests import link_child
+from icr.requests.handlers.subrequests import link_child, withdraw_child
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,13 @@ async def submit_request(submission: Submission, *, actor: Actor, deps: Deps) ->
         raise FormInvalid(errors)
     await deps.requests.add(request)
     if submission.parent_id is not None:
-        await link_child(submission.parent_id, request.id, by=actor.person_id, deps=deps)
+        try:
+            await link_child(submission.parent_id, request.id, by=actor.person_id, deps=deps)
+        except Conflict:
+            # The parent moved on (say, resolved) between our check and the child's insert:
+            # the child must not stay open under it.
+            await withdraw_child(request.id, "the parent request was closed meanwhile", deps=deps)
+            raise
     return view_of(request, actor, deps.clock(), children=[])  # new: it has no children yet
 
 

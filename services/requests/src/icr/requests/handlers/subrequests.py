@@ -35,6 +35,19 @@ async def link_child(parent_id: str, child_id: str, *, by: str, deps: Deps) -> N
     await retrying(deps, attempt)
 
 
+async def withdraw_child(child_id: str, reason: str, *, deps: Deps) -> None:
+    """Cancel a sub-request whose parent refused the link (it was resolved meanwhile)."""
+
+    async def attempt() -> None:
+        loaded = await deps.requests.get(child_id)
+        if loaded is None:
+            return
+        loaded.value.cancel(by=SYSTEM, at=deps.clock(), reason=reason)
+        await deps.requests.save(loaded)
+
+    await retrying(deps, attempt)
+
+
 async def sync_parent(child: ServiceRequest, *, deps: Deps) -> None:
     """Mirror a child's current status on its parent (best effort; see the module docstring)."""
     if child.parent_id is None:
