@@ -27,9 +27,17 @@ class Platform:
     topic_prefix: str
 
     def graphql(
-        self, query: str, variables: dict | None = None, *, actor: str, traceparent: str = ""
+        self,
+        query: str,
+        variables: dict | None = None,
+        *,
+        actor: str,
+        traceparent: str = "",
+        correlation_id: str = "",
     ) -> dict:
         headers = {"x-actor-id": actor, **({"traceparent": traceparent} if traceparent else {})}
+        if correlation_id:
+            headers["x-correlation-id"] = correlation_id
         response = httpx.post(
             f"{self.gateway}/graphql",
             json={"query": query, "variables": variables or {}},

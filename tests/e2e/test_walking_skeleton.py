@@ -183,3 +183,20 @@ async def test_one_trace_spans_gateway_requests_kafka_and_feedback(platform: Pla
     submitted_event, rating_event = json.loads(cause.value), json.loads(rating.value)
     assert rating_event["causation_id"] == submitted_event["event_id"]
     assert rating_event["correlation_id"] == submitted_event["correlation_id"] == trace
+
+
+async def test_a_callers_correlation_id_follows_the_flow(platform: Platform) -> None:
+    seed(platform)
+    correlation = f"order-{secrets.token_hex(4)}"
+    submitted = platform.graphql(
+        SUBMIT,
+        {"input": {"catalogItemId": "laptop", "title": "Correlated", "form": {"model": "pro"}}},
+        actor="ana",
+        correlation_id=correlation,
+    )["submitRequest"]
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    rid = submitted["id"]
+    [cause] = await _records_with_key(bootstrap, platform.topic_prefix + topics.REQUESTS.name, rid)
+    [rating] = await _records_with_key(bootstrap, platform.topic_prefix + topics.RATINGS.name, rid)
+    assert json.loads(cause.value)["correlation_id"] == correlation
+    assert json.loads(rating.value)["correlation_id"] == correlation

@@ -94,3 +94,48 @@ async def test_a_timer_whose_handler_died_is_retried_after_its_lease(mongo: Mong
     assert await restarted.run_due() == 1
     assert await restarted.run_due() == 0
     assert done == ["t"]
+
+
+async def test_an_overrunning_replica_does_not_free_the_lease_of_the_one_that_took_over(
+    mongo: Mongo,
+) -> None:
+    timers = mongo.collection("timers")
+    now = datetime.now(UTC)
+    await timers.insert_one({"_id": "t", "due_at": now - timedelta(seconds=1)})
+    clock = [now]
+    runs: list[str] = []
+    b_started, b_may_finish = asyncio.Event(), asyncio.Event()
+    b_tasks: list[asyncio.Task[int]] = []
+
+    def replica(name: str, handler: Any) -> DueWork:
+        return DueWork(
+            timers,
+            due_field="due_at",
+            handler=handler,
+            owner=name,
+            lease_seconds=30,
+            clock=lambda: clock[0],
+        )
+
+    async def b_handler(doc_id: Any, at: datetime) -> None:
+        runs.append("b")
+        b_started.set()
+        await b_may_finish.wait()
+
+    async def a_handler(doc_id: Any, at: datetime) -> None:
+        runs.append("a")
+        if not b_tasks:  # A overruns its lease; B takes the timer over and is still at it
+            clock[0] = now + timedelta(seconds=31)
+            b_tasks.append(asyncio.create_task(replica("b", b_handler).run_due(limit=1)))
+            await b_started.wait()
+
+    async def c_handler(doc_id: Any, at: datetime) -> None:
+        runs.append("c")
+
+    # A finishes late. Releasing must leave B's lease alone, or A itself (looking for more due
+    # work) and C would run the timer again while B still runs it.
+    await replica("a", a_handler).run_due()
+    await replica("c", c_handler).run_due()
+    b_may_finish.set()
+    await b_tasks[0]
+    assert runs == ["a", "b"]
