@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -10,10 +9,10 @@ import time
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from icr.contracts import topics
 from icr.kit.kafka import header
+from icr.kit.testing import read_keyed
 
 from .conftest import ADMIN, Platform
 
@@ -146,21 +145,8 @@ def test_requester_of_another_department_cannot_read_the_request(platform: Platf
     assert platform.graphql(READ, {"id": submitted["id"]}, actor="cy")["request"] is None
 
 
-async def _records_with_key(bootstrap: str, topic: str, key: str, timeout: float = 30) -> list:
-    """Every record of `topic` keyed `key`, waiting until there is at least one."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    found: list = []
-    try:
-        async with asyncio.timeout(timeout):
-            while not found:
-                for batch in (await consumer.getmany(timeout_ms=300)).values():
-                    found += [r for r in batch if r.key == key.encode()]
-    finally:
-        await consumer.stop()
-    return found
+async def _records_with_key(bootstrap: str, topic: str, key: str) -> list:
+    return await read_keyed(bootstrap, topic, key, until=bool, timeout=30)
 
 
 async def test_one_trace_spans_gateway_requests_kafka_and_feedback(platform: Platform) -> None:

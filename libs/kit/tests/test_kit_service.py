@@ -6,15 +6,19 @@ import asyncio
 import json
 from typing import ClassVar
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI, Request
 
 from icr.contracts import Event
 from icr.contracts.topics import Topic
 from icr.kit.service import ServiceSpec, create_app, runtime_of
-from icr.kit.testing import TcpProxy, read_topic, service_settings_for_test, wait_ready
+from icr.kit.testing import (
+    TcpProxy,
+    read_topic,
+    running_app,
+    service_settings_for_test,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -65,26 +69,24 @@ async def test_service_started_without_kafka_publishes_once_kafka_returns() -> N
     port = await proxy.open()
     await proxy.close()  # the port is known, but nothing answers: Kafka is "down"
     app, settings = build(kafka_bootstrap_servers=f"127.0.0.1:{port}")
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
-            assert (await http.get("/health/live")).status_code == 200
-            await asyncio.sleep(1)
-            ready = await http.get("/health/ready")
-            assert ready.status_code == 503
-            assert ready.json()["checks"]["kafka"] != "ok"
-            assert ready.json()["checks"]["mongo"] == "ok"
+    async with running_app(app) as http:
+        assert (await http.get("/health/live")).status_code == 200
+        await asyncio.sleep(1)
+        ready = await http.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["kafka"] != "ok"
+        assert ready.json()["checks"]["mongo"] == "ok"
 
-            assert (await http.post("/notes/n1")).status_code == 201  # accepted while down
+        assert (await http.post("/notes/n1")).status_code == 201  # accepted while down
 
-            await proxy.open(port)  # Kafka is back
-            try:
-                await wait_ready(http)
-                records = await read_topic(
-                    settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=1
-                )
-            finally:
-                await proxy.close()
+        await proxy.open(port)  # Kafka is back
+        try:
+            await wait_ready(http)
+            records = await read_topic(
+                settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=1
+            )
+        finally:
+            await proxy.close()
     assert json.loads(records[0].value)["data"] == {"note_id": "n1"}
 
 
@@ -96,49 +98,43 @@ async def test_service_started_without_the_store_becomes_ready_when_it_returns()
     await proxy.close()
     url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
     app, settings = build(mongo_url=url)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
-            ready = await http.get("/health/ready")
-            assert ready.status_code == 503
-            assert ready.json()["checks"]["mongo"] != "ok"
-            await proxy.open(port)
-            try:
-                await wait_ready(http)
-                assert (await http.post("/notes/n2")).status_code == 201
-                records = await read_topic(
-                    settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=1
-                )
-            finally:
-                await proxy.close()
+    async with running_app(app) as http:
+        ready = await http.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["mongo"] != "ok"
+        await proxy.open(port)
+        try:
+            await wait_ready(http)
+            assert (await http.post("/notes/n2")).status_code == 201
+            records = await read_topic(
+                settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=1
+            )
+        finally:
+            await proxy.close()
     assert json.loads(records[0].value)["data"] == {"note_id": "n2"}
 
 
 async def test_metrics_endpoint_exposes_prometheus_text() -> None:
     app, _ = build()
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
-            await wait_ready(http)
-            await http.post("/notes/n3")
-            body = (await http.get("/metrics")).text
+    async with running_app(app) as http:
+        await wait_ready(http)
+        await http.post("/notes/n3")
+        body = (await http.get("/metrics")).text
     assert "icr_http_request_seconds" in body
     assert "# TYPE icr_events_published_total counter" in body
 
 
 async def test_oversized_body_is_refused_with_413() -> None:
     app, _ = build(max_body_bytes=1000)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kit") as http:
-            declared = await http.post("/notes/big", content=b"x" * 5000)
+    async with running_app(app) as http:
+        declared = await http.post("/notes/big", content=b"x" * 5000)
 
-            async def chunks():
-                for _ in range(10):
-                    yield b"y" * 500
+        async def chunks():
+            for _ in range(10):
+                yield b"y" * 500
 
-            streamed = await http.post("/echo", content=chunks())
-            small = await http.post("/echo", content=b"{}")
+        streamed = await http.post("/echo", content=chunks())
+        small = await http.post("/echo", content=b"{}")
     assert declared.status_code == 413
     assert declared.json()["error"]["code"] == "payload_too_large"
     assert streamed.status_code == 413

@@ -12,13 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from asgi_lifespan import LifespanManager
 
 from icr.contracts import Envelope
 from icr.contracts.topics import REQUESTS, Topic
 from icr.kit.kafka import decode
-from icr.kit.testing import service_settings_for_test
+from icr.kit.testing import read_keyed, service_settings_for_test, wait_ready
 from icr.requests.clock import SettableClock
 from icr.requests.main import build_app
 from icr.requests.settings import RequestsSettings
@@ -129,12 +128,6 @@ class Api:
         return dict(response.json())
 
 
-async def _ready(http: httpx.AsyncClient) -> None:
-    async with asyncio.timeout(30):
-        while (await http.get("/health/ready")).status_code != 200:
-            await asyncio.sleep(0.1)
-
-
 @pytest.fixture(scope="module")
 async def api() -> AsyncIterator[Api]:
     settings = service_settings_for_test(
@@ -145,7 +138,7 @@ async def api() -> AsyncIterator[Api]:
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://requests") as http:
-            await _ready(http)
+            await wait_ready(http)
             client = Api(http, clock, settings)
             for dept in ("it", "sales", "hr", "legal"):
                 await client.department(dept)
@@ -166,25 +159,14 @@ async def events_of(
 ) -> list[Envelope]:
     """The events of one aggregate (or several) on Kafka, read from the start of the topic
     until `until(types)` holds."""
-    keys = {key.encode()} if isinstance(key, str) else {k.encode() for k in key}
-    consumer = AIOKafkaConsumer(
+    records = await read_keyed(
+        settings.kafka_bootstrap_servers,
         settings.topic_name(topic.name),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+        key,
+        until=lambda found: until([decode(r.value).type for r in found]),
+        timeout=timeout,
     )
-    await consumer.start()
-    found: list[Envelope] = []
-    try:
-        async with asyncio.timeout(timeout):
-            while not until([e.type for e in found]):
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    found += [decode(r.value) for r in records if r.key in keys]
-    except TimeoutError:
-        raise AssertionError(f"events of {key}: {[e.type for e in found]}") from None
-    finally:
-        await consumer.stop()
-    return found
+    return [decode(r.value) for r in records]
 
 
 @pytest.fixture

@@ -3,17 +3,16 @@ and carries the trace of the HTTP call that caused it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from pathlib import Path
 
 import jsonschema
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from icr.contracts.topics import REQUESTS
 from icr.kit.kafka import header
+from icr.kit.testing import read_keyed
 
 pytestmark = pytest.mark.infra
 
@@ -22,25 +21,6 @@ SCHEMAS = Path(__file__).resolve().parents[4] / "docs" / "events"
 
 def schema_of(event_type: str, version: int) -> dict:
     return json.loads((SCHEMAS / f"{event_type}.v{version}.json").read_text())
-
-
-async def records_of(settings, key: str, *, until: str, timeout: float = 15) -> list:
-    consumer = AIOKafkaConsumer(
-        settings.topic_name(REQUESTS.name),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list = []
-    try:
-        async with asyncio.timeout(timeout):
-            while until not in [header(r.headers, "event_type") for r in found]:
-                for batch in (await consumer.getmany(timeout_ms=200)).values():
-                    found += [r for r in batch if r.key == key.encode()]
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_lifecycle_events_match_their_schemas_and_carry_the_callers_trace(api) -> None:
@@ -64,7 +44,14 @@ async def test_lifecycle_events_match_their_schemas_and_carry_the_callers_trace(
     for action, actor, body in steps:
         await api.post(f"/requests/{rid}/{action}", actor, body, headers=traced, expect=200)
 
-    records = await records_of(api.settings, rid, until="requests.request.resolved")
+    records = await read_keyed(
+        api.settings.kafka_bootstrap_servers,
+        api.settings.topic_name(REQUESTS.name),
+        rid,
+        until=lambda found: any(
+            header(r.headers, "event_type") == "requests.request.resolved" for r in found
+        ),
+    )
     types = []
     for record in records:
         envelope = json.loads(record.value)

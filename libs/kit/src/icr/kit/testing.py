@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -54,6 +54,35 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def read_keyed(
+    bootstrap: str,
+    topic: str,
+    keys: str | set[str],
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout: float = 20.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records of some aggregates (by key), from the start of `topic`, read until
+    `until(records)` holds; fails after `timeout` naming what it found."""
+    wanted = {keys.encode()} if isinstance(keys, str) else {k.encode() for k in keys}
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while not until(found):
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    found += [r for r in batch if r.key in wanted]
+    except TimeoutError:
+        seen = [dict(r.headers or ()).get("event_type") for r in found]
+        raise AssertionError(f"records of {keys} on {topic}: {seen}") from None
+    finally:
+        await consumer.stop()
+    return found
 
 
 class TcpProxy:
