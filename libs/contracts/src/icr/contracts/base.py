@@ -60,6 +60,13 @@ class Envelope(BaseModel):
     causation_id: str | None = Field(
         default=None, description="Id of the event or command that caused this event."
     )
+    sequence: int | None = Field(
+        default=None,
+        ge=1,
+        description="Position of this event among its aggregate's events: 1, 2, 3, ... with no "
+        "gaps, assigned when the event is written. A consumer that last saw n and now gets n + 1 "
+        "is in step; more than n + 1 means it missed events; n or less is a duplicate or stale.",
+    )
     data: dict[str, Any]
 
     @classmethod
@@ -72,6 +79,7 @@ class Envelope(BaseModel):
         causation_id: str | None = None,
         event_id: str | None = None,
         time: datetime | None = None,
+        sequence: int | None = None,
     ) -> Envelope:
         return cls(
             event_id=event_id or new_id(),
@@ -82,5 +90,6 @@ class Envelope(BaseModel):
             time=time or utcnow(),
             correlation_id=correlation_id,
             causation_id=causation_id,
+            sequence=sequence,
             data=event.model_dump(mode="json"),
         )
