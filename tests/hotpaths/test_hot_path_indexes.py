@@ -1,0 +1,227 @@
+"""Every query the platform runs on a hot path is served by a declared index.
+
+The services run in-process on the real broker and store while a command listener records every
+query they send (reads, the filters of updates, deletes and find-and-modify, counts): the HTTP
+API's listings and reads as each role sees them, the relay's claims and scans, the scheduler's
+due-work query, the consumers' inbox and projection reads. Each distinct query shape is then
+explained by the server, and its winning plan must use an index, not scan the collection. A new
+query without an index fails here, on the stand-in and on a real MongoDB alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from pymongo import AsyncMongoClient, monitoring
+
+from icr.feedback.main import build_app as build_feedback
+from icr.feedback.settings import FeedbackSettings
+from icr.incentives.main import build_app as build_incentives
+from icr.incentives.settings import IncentivesSettings
+from icr.kit.testing import service_settings_for_test, wait_ready
+from icr.requests.main import build_app as build_requests
+from icr.requests.settings import RequestsSettings
+
+pytestmark = pytest.mark.infra
+
+ADMIN = "root"
+WEEK = {d: "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+READS = {"find", "count", "aggregate", "distinct"}
+WRITES = {"update", "delete", "findAndModify"}
+# Queries that may scan, each with the reason it is not a hot path. Keep this short.
+NOT_HOT: dict[tuple[str, str], str] = {}
+
+
+class Recorder(monitoring.CommandListener):
+    """Collects (database, collection, filter, sort) of every query on the watched databases."""
+
+    def __init__(self) -> None:
+        self.databases: set[str] = set()
+        self.queries: list[tuple[str, str, dict[str, Any], dict[str, Any] | None]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.database_name not in self.databases:
+            return
+        name, command = event.command_name, event.command
+        if name not in READS | WRITES:
+            return
+        collection = command[name]
+        if name == "find":
+            self._add(event, collection, command.get("filter", {}), command.get("sort"))
+        elif name == "count":
+            self._add(event, collection, command.get("query", {}), None)
+        elif name == "distinct":
+            self._add(event, collection, command.get("query", {}), None)
+        elif name == "aggregate":
+            first = (command.get("pipeline") or [{}])[0]
+            self._add(event, collection, first.get("$match", {}), None)
+        elif name == "findAndModify":
+            self._add(event, collection, command.get("query", {}), command.get("sort"))
+        elif name == "update":
+            for update in command.get("updates", []):
+                self._add(event, collection, update.get("q", {}), None)
+        elif name == "delete":
+            for delete in command.get("deletes", []):
+                self._add(event, collection, delete.get("q", {}), None)
+
+    def _add(
+        self,
+        event: monitoring.CommandStartedEvent,
+        collection: str,
+        query: Any,
+        sort: Any,
+    ) -> None:
+        self.queries.append((event.database_name, collection, dict(query), sort and dict(sort)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+RECORDER = Recorder()
+monitoring.register(RECORDER)  # applies to the clients the apps build in their lifespans
+
+
+def shape(value: Any) -> Any:
+    """The query's structure without its values: fields and operators are what pick an index."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [shape(v) for v in value[:1]]
+    return "?"
+
+
+def stages(plan: Any) -> list[str]:
+    """Every stage name in an explain plan tree (MongoDB's and the stand-in's shape)."""
+    found: list[str] = []
+    if isinstance(plan, dict):
+        if isinstance(plan.get("stage"), str):
+            found.append(plan["stage"])
+        for key in ("inputStage", "queryPlan", "winningPlan"):
+            found += stages(plan.get(key))
+        for child in plan.get("inputStages", []) or []:
+            found += stages(child)
+    return found
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as http:
+            await wait_ready(http)
+            yield http
+
+
+async def exercise(requests: httpx.AsyncClient) -> list[str]:
+    """The day-to-day traffic of a small organisation; returns the request ids it made."""
+
+    async def call(method: str, path: str, actor: str, body: Any = None) -> Any:
+        response = await requests.request(method, path, json=body, headers={"x-actor-id": actor})
+        assert response.status_code < 300, (method, path, response.text)
+        return response.json()
+
+    for dept in ("it", "sales"):
+        await call("PUT", f"/departments/{dept}", ADMIN, {"name": {"en": dept}, "calendar": {
+            "timezone": "UTC", "week": WEEK}})
+    people = {"ana": ("sales", ["employee"]), "bo": ("it", ["agent"]), "ivy": ("it", ["manager"])}
+    for person, (dept, roles) in people.items():
+        await call("PUT", f"/people/{person}", ADMIN, {
+            "name": person, "department_id": dept, "roles": roles})
+    minutes = {"first_response_minutes": 1, "resolution_minutes": 2}
+    await call("PUT", "/catalog/items/laptop", ADMIN, {
+        "provider_department_id": "it", "name": {"en": "Laptop"}, "owning_team": "desk",
+        "targets": {p: minutes for p in ("low", "medium", "high", "critical")}})
+    ids = []
+    for n in range(6):
+        body = {"catalog_item_id": "laptop", "title": f"laptop {n}", "form": {}}
+        ids.append((await call("POST", "/requests", "ana", body))["id"])
+    await call("POST", f"/requests/{ids[0]}/accept", "bo")
+    await call("POST", f"/requests/{ids[0]}/start", "bo")
+    await call("POST", f"/requests/{ids[0]}/comments", "bo", {"body": "on it"})
+    await call("POST", f"/requests/{ids[0]}/resolve", "bo", {"note": "done"})
+    await call("POST", f"/requests/{ids[1]}/assign", "ivy", {"assignee_id": "bo"})
+    await call("POST", f"/requests/{ids[2]}/cancel", "ana", {"reason": "not needed"})
+    await call("GET", f"/requests/{ids[0]}", "ana")
+    await call("GET", "/requests/batch?" + "&".join(f"id={i}" for i in ids), "ivy")
+    # The listings each role opens first, and the department queue.
+    for actor in ("ana", "bo", "ivy"):
+        await call("GET", "/requests", actor)
+    await call("GET", "/requests?department=it&status=submitted&status=accepted", "bo")
+    await call("GET", "/requests?assignee=bo", "bo")
+    await call("GET", "/requests?requester=ana&sort=-created", "ana")
+    await call("GET", "/catalog/items", "ana")
+    return ids
+
+
+async def test_every_hot_path_query_is_served_by_a_declared_index() -> None:
+    common = service_settings_for_test()
+    prefix = common.kafka_topic_prefix
+    requests_settings = service_settings_for_test(
+        RequestsSettings,
+        kafka_topic_prefix=prefix,
+        bootstrap_admins=ADMIN,
+        sla_poll_seconds=0.1,
+    )
+    feedback_settings = service_settings_for_test(FeedbackSettings, kafka_topic_prefix=prefix)
+    incentives_settings = service_settings_for_test(IncentivesSettings, kafka_topic_prefix=prefix)
+    settings = (requests_settings, feedback_settings, incentives_settings)
+    RECORDER.databases = {s.database for s in settings}
+    RECORDER.queries.clear()
+    apps = (
+        build_requests(requests_settings),
+        build_feedback(feedback_settings),
+        build_incentives(incentives_settings),
+    )
+    async with (
+        running(apps[0]) as requests,
+        running(apps[1]) as feedback,
+        running(apps[2]) as incentives,
+    ):
+        ids = await exercise(requests)
+        # The read endpoints the gateway batches through.
+        query = "&".join(f"request_id={i}" for i in ids)
+        async with asyncio.timeout(30):
+            while len((await feedback.get(f"/ratings?{query}")).json()) < len(ids):
+                await asyncio.sleep(0.1)
+            while len((await incentives.get(f"/tracked-requests?{query}")).json()) < len(ids):
+                await asyncio.sleep(0.1)
+        # Let the SLA scheduler fire the one-minute clocks' timers? They are due later; its
+        # periodic due-work query has run every 0.1 s meanwhile, which is what is checked.
+    RECORDER.databases = set()
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(requests_settings.mongo_url)
+    try:
+        seen: dict[str, tuple[str, str, dict[str, Any], dict[str, Any] | None]] = {}
+        for db, collection, filter_, sort in RECORDER.queries:
+            key = json.dumps([db.split("_")[-1], collection, shape(filter_), sort], default=str)
+            seen.setdefault(key, (db, collection, filter_, sort))
+        assert len(seen) > 10, f"too few queries recorded to mean anything: {list(seen)}"
+        scans = []
+        for db, collection, filter_, sort in seen.values():
+            if not filter_ and sort is None:
+                scans.append(f"{db}.{collection}: an unfiltered query")
+                continue
+            find: dict[str, Any] = {"find": collection, "filter": filter_}
+            if sort:
+                find["sort"] = sort
+            plan = await client[db].command({"explain": find, "verbosity": "queryPlanner"})
+            winning = stages(plan.get("queryPlanner", plan))
+            if not winning or "COLLSCAN" in winning:
+                reason = NOT_HOT.get((collection, json.dumps(shape(filter_), sort_keys=True)))
+                if reason is None:
+                    scans.append(f"{db}.{collection} {filter_} sort {sort}: {winning}")
+        assert not scans, "queries not served by an index:\n" + "\n".join(scans)
+    finally:
+        for s in settings:
+            await client.drop_database(s.database)
+        await client.close()
