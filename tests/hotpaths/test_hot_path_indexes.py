@@ -131,16 +131,32 @@ async def exercise(requests: httpx.AsyncClient) -> list[str]:
         return response.json()
 
     for dept in ("it", "sales"):
-        await call("PUT", f"/departments/{dept}", ADMIN, {"name": {"en": dept}, "calendar": {
-            "timezone": "UTC", "week": WEEK}})
+        await call(
+            "PUT",
+            f"/departments/{dept}",
+            ADMIN,
+            {"name": {"en": dept}, "calendar": {"timezone": "UTC", "week": WEEK}},
+        )
     people = {"ana": ("sales", ["employee"]), "bo": ("it", ["agent"]), "ivy": ("it", ["manager"])}
     for person, (dept, roles) in people.items():
-        await call("PUT", f"/people/{person}", ADMIN, {
-            "name": person, "department_id": dept, "roles": roles})
+        await call(
+            "PUT",
+            f"/people/{person}",
+            ADMIN,
+            {"name": person, "department_id": dept, "roles": roles},
+        )
     minutes = {"first_response_minutes": 1, "resolution_minutes": 2}
-    await call("PUT", "/catalog/items/laptop", ADMIN, {
-        "provider_department_id": "it", "name": {"en": "Laptop"}, "owning_team": "desk",
-        "targets": {p: minutes for p in ("low", "medium", "high", "critical")}})
+    await call(
+        "PUT",
+        "/catalog/items/laptop",
+        ADMIN,
+        {
+            "provider_department_id": "it",
+            "name": {"en": "Laptop"},
+            "owning_team": "desk",
+            "targets": {p: minutes for p in ("low", "medium", "high", "critical")},
+        },
+    )
     ids = []
     for n in range(6):
         body = {"catalog_item_id": "laptop", "title": f"laptop {n}", "form": {}}
