@@ -25,6 +25,7 @@ from icr.feedback.main import build_app as build_feedback
 from icr.feedback.settings import FeedbackSettings
 from icr.incentives.main import build_app as build_incentives
 from icr.incentives.settings import IncentivesSettings
+from icr.kit.settings import ServiceSettings
 from icr.kit.testing import service_settings_for_test, wait_ready
 from icr.requests.main import build_app as build_requests
 from icr.requests.settings import RequestsSettings
@@ -55,9 +56,7 @@ class Recorder(monitoring.CommandListener):
         collection = command[name]
         if name == "find":
             self._add(event, collection, command.get("filter", {}), command.get("sort"))
-        elif name == "count":
-            self._add(event, collection, command.get("query", {}), None)
-        elif name == "distinct":
+        elif name in ("count", "distinct"):
             self._add(event, collection, command.get("query", {}), None)
         elif name == "aggregate":
             first = (command.get("pipeline") or [{}])[0]
@@ -180,8 +179,7 @@ async def exercise(requests: httpx.AsyncClient) -> list[str]:
 
 
 async def test_every_hot_path_query_is_served_by_a_declared_index() -> None:
-    common = service_settings_for_test()
-    prefix = common.kafka_topic_prefix
+    prefix = service_settings_for_test(ServiceSettings).kafka_topic_prefix
     requests_settings = service_settings_for_test(
         RequestsSettings,
         kafka_topic_prefix=prefix,
