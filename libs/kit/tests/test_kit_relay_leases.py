@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -255,17 +254,18 @@ async def test_events_of_a_killed_relay_go_out_within_seconds_with_the_same_ids_
         "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
         "SERVICE_NAME": "kit",
     }
-    child = subprocess.Popen(
-        [sys.executable, str(CHILD)], env=child_env, stdout=subprocess.PIPE, text=True
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(CHILD), env=child_env, stdout=asyncio.subprocess.PIPE
     )
+    assert child.stdout is not None
     try:
         # The child wrote 4 things x 5 events (3 writes each), sent 6 of them and hangs on the
         # 7th, holding (and renewing) the leases of the documents it is sending.
-        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30)  # type: ignore[union-attr]
-        assert line.strip() == "holding"
+        line = await asyncio.wait_for(child.stdout.readline(), 30)
+        assert line.strip() == b"holding"
         assert await e.things.count_documents({LEASE_OWNER: {"$ne": None}}) > 0
         child.send_signal(signal.SIGKILL)
-        child.wait(10)
+        await asyncio.wait_for(child.wait(), 10)
         killed = asyncio.get_running_loop().time()
         relay = e.relay(await e.producer())
         task = asyncio.create_task(relay.run())
@@ -277,9 +277,9 @@ async def test_events_of_a_killed_relay_go_out_within_seconds_with_the_same_ids_
         took = asyncio.get_running_loop().time() - killed
         found = await e.on_kafka()
     finally:
-        if child.poll() is None:
+        if child.returncode is None:
             child.kill()
-            child.wait(10)
+            await asyncio.wait_for(child.wait(), 10)
         for p in e.producers:
             await p.stop()
         await mongo.client.drop_database(settings.database)
@@ -384,7 +384,8 @@ async def test_a_scan_skips_leased_documents_and_takes_the_oldest_first(env: Env
     labels = {"database": env.settings.database, "collection": "things"}
     assert REGISTRY.get_sample_value("icr_outbox_backlog", labels) == 5
     age = REGISTRY.get_sample_value("icr_outbox_oldest_pending_seconds", labels)
-    assert age is not None and 102 * 60 - 5 < age < 102 * 60 + 60
+    assert age is not None
+    assert 102 * 60 - 5 < age < 102 * 60 + 60
 
 
 async def test_events_are_numbered_per_aggregate_and_keep_their_number_when_republished(
