@@ -45,7 +45,9 @@ class ImportJournal:
         actor_id: str,
         at: datetime,
         resume_at: datetime,
+        lease: Document | None = None,
     ) -> None:
+        """`lease`: the scheduler's lease fields, when the writer applies the import itself."""
         await self.collection.insert_one(
             {
                 "_id": import_id,
@@ -56,6 +58,7 @@ class ImportJournal:
                 "status": "applying",
                 "started_at": at,
                 RESUME_DUE: resume_at,
+                **(lease or {}),
             }
         )
 
