@@ -13,7 +13,7 @@ import pytest
 
 ROOT_CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
 
-TESTS = '''
+TESTS = """
 import pytest
 
 def test_pure_logic():
@@ -26,7 +26,7 @@ def test_needs_the_broker():
 @pytest.mark.e2e
 def test_runs_the_platform():
     raise AssertionError("must not run with the infrastructure down")
-'''
+"""
 
 
 def _closed_port() -> int:
