@@ -93,8 +93,10 @@ class _Versioned:
         self._before_write.append(competitor)
 
     async def _race(self) -> None:
-        while self._before_write:
-            await self._before_write.pop(0)()
+        # Competitors queued meanwhile (by a competitor, say) wait for the next write.
+        competitors, self._before_write = self._before_write, []
+        for competitor in competitors:
+            await competitor()
 
     def _check(self, versions: dict[str, int], key: str, expected: int | None) -> int:
         """The version the write makes, or ConcurrentUpdate (nothing written)."""
