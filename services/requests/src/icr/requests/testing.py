@@ -5,8 +5,8 @@ Each fake keeps the contract of its Mongo store that the use cases rely on (see
 with the state change in one step (a `FakeOutbox` that a write either reaches or does not),
 copies handed out, and the listing filters, order and cursors. Requests are kept as the very
 documents the Mongo store would write (its codec), so the listing reads the same fields.
-`services/requests/tests/contract/test_req_store_contract.py` runs the same assertions on the fakes and on the
-real stores so the two cannot drift apart.
+`services/requests/tests/contract/test_req_store_contract.py` runs the same assertions on
+the fakes and on the real stores so the two cannot drift apart.
 """
 
 from __future__ import annotations
