@@ -80,7 +80,7 @@ async def test_an_upsert_that_loses_a_race_to_the_same_change_records_it_once(wo
     async def someone_else_moves_bo() -> None:
         await upsert_person(moved, actor=ROOT, deps=world.deps)
 
-    world.stores.directory.people_store.interleave(someone_else_moves_bo)
+    world.stores.directory.people.interleave(someone_else_moves_bo)
     saved = await upsert_person(moved, actor=ROOT, deps=world.deps)
     assert not saved.changed  # decided again on the winner's state, which is already ours
     assert world.types("bo") == ["requests.person.upserted"]

@@ -83,7 +83,7 @@ async def test_an_import_interrupted_part_way_is_finished_from_its_journal(world
     async def store_fails() -> None:
         raise ConnectionError("the store went away")
 
-    world.stores.directory.people_store.interleave(store_fails)  # departments land, people not
+    world.stores.directory.people.interleave(store_fails)  # departments land, people not
     with pytest.raises(ImportPending) as pending:
         await import_directory(body(ROWS), JSON, actor=ROOT, deps=world.deps)
     entry = world.stores.imports.entries[pending.value.import_id]

@@ -74,17 +74,17 @@ class FakeOutbox:
         events, self.recorded = self.events, []
         return events
 
-    def _append(self, collection: str, key: str, version: int, events: Iterable[Event]) -> None:
+    def record(self, collection: str, key: str, version: int, events: Iterable[Event]) -> None:
+        """What a store's successful write does (and only that)."""
         self.recorded += [Recorded(collection, key, version, e) for e in events]
 
 
-class _Versioned:
+class _VersionedWrites:
     """Shared by the fakes: the versioned write that a competing writer can be slipped before."""
 
     def __init__(self, outbox: FakeOutbox, collection: str) -> None:
         self.outbox = outbox
         self.collection_name = collection
-        self.writes = 0
         self._before_write: list[Interleaved] = []
 
     def interleave(self, competitor: Interleaved) -> None:
@@ -105,11 +105,10 @@ class _Versioned:
             raise ConcurrentUpdate(f"{self.collection_name}/{key} was created meanwhile")
         if expected is not None and current != expected:
             raise ConcurrentUpdate(f"{self.collection_name}/{key} is no longer at v{expected}")
-        self.writes += 1
         return 1 if expected is None else expected + 1
 
 
-class FakeRequestStore(_Versioned):
+class FakeRequestStore(_VersionedWrites):
     def __init__(self, outbox: FakeOutbox, policy: LifecyclePolicy) -> None:
         super().__init__(outbox, "requests")
         self._policy = policy
@@ -164,7 +163,7 @@ class FakeRequestStore(_Versioned):
         await self._race()
         version = self._check(self.versions, request.id, expected)
         self.docs[request.id], self.versions[request.id] = doc, version
-        self.outbox._append(self.collection_name, request.id, version, events)
+        self.outbox.record(self.collection_name, request.id, version, events)
         return version
 
     @staticmethod
@@ -201,7 +200,7 @@ def _selected(doc: dict[str, Any], q: RequestQuery) -> bool:
     )
 
 
-class FakeCatalogStore(_Versioned):
+class FakeCatalogStore(_VersionedWrites):
     def __init__(self, outbox: FakeOutbox) -> None:
         super().__init__(outbox, "catalog_items")
         self.items: dict[str, CatalogItem] = {}
@@ -224,7 +223,7 @@ class FakeCatalogStore(_Versioned):
         if replacing is not None:
             self.history[(replacing.id, replacing.version)] = replacing
         self.items[item.id], self.versions[item.id] = item, version
-        self.outbox._append(self.collection_name, item.id, version, [item.published_event()])
+        self.outbox.record(self.collection_name, item.id, version, [item.published_event()])
 
     async def list(self, *, provider_department_id: str | None = None) -> list[CatalogItem]:
         return [
@@ -239,20 +238,20 @@ class FakeDirectoryStore:
     """Departments and people; each collection versioned on its own, as in MongoDB."""
 
     def __init__(self, outbox: FakeOutbox) -> None:
-        self.department_store = _Entities[Department](outbox, "departments")
-        self.people_store = _Entities[Person](outbox, "people")
+        self.departments = _Entities[Department](outbox, "departments")
+        self.people = _Entities[Person](outbox, "people")
 
     async def department(self, department_id: str) -> Versioned[Department] | None:
-        return self.department_store.get(department_id)
+        return self.departments.get(department_id)
 
     async def all_departments(self) -> list[Department]:
-        return self.department_store.values()
+        return self.departments.values()
 
     async def department_ids(self, ids: Iterable[str]) -> set[str]:
-        return self.department_store.existing(ids)
+        return self.departments.existing(ids)
 
     async def departments_by_ids(self, ids: Iterable[str]) -> dict[str, Versioned[Department]]:
-        return self.department_store.by_ids(ids)
+        return self.departments.by_ids(ids)
 
     async def save_department(
         self, department: Department, *, known: Versioned[Department] | None, at: datetime
@@ -260,26 +259,26 @@ class FakeDirectoryStore:
         if known is not None and known.value == department:
             return Saved(created=False, changed=False)
         event = department.upserted_event(at)
-        return await self.department_store.save(department.id, department, known, event)
+        return await self.departments.save(department.id, department, known, event)
 
     async def person(self, person_id: str) -> Versioned[Person] | None:
-        return self.people_store.get(person_id)
+        return self.people.get(person_id)
 
     async def people_by_ids(self, ids: Iterable[str]) -> dict[str, Versioned[Person]]:
-        return self.people_store.by_ids(ids)
+        return self.people.by_ids(ids)
 
     async def person_ids(self, ids: Iterable[str]) -> set[str]:
-        return self.people_store.existing(ids)
+        return self.people.existing(ids)
 
     async def save_person(
         self, person: Person, *, known: Versioned[Person] | None, at: datetime
     ) -> Saved:
         if known is not None and known.value == person:
             return Saved(created=False, changed=False)
-        return await self.people_store.save(person.id, person, known, person.upserted_event(at))
+        return await self.people.save(person.id, person, known, person.upserted_event(at))
 
 
-class _Entities(_Versioned, Generic[T]):
+class _Entities(_VersionedWrites, Generic[T]):
     """Frozen domain values by id (immutable, so handing them out needs no copy)."""
 
     def __init__(self, outbox: FakeOutbox, collection: str) -> None:
@@ -305,7 +304,7 @@ class _Entities(_Versioned, Generic[T]):
         await self._race()
         version = self._check(self.versions, key, None if known is None else known.version)
         self.values_by_id[key], self.versions[key] = value, version
-        self.outbox._append(self.collection_name, key, version, [event])
+        self.outbox.record(self.collection_name, key, version, [event])
         return Saved(created=known is None, changed=True)
 
 
