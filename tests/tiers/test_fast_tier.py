@@ -67,3 +67,16 @@ def test_collecting_needs_no_infrastructure(session: pytest.Pytester) -> None:
     result = session.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*3 tests collected*"])
+
+
+def test_a_mongo_url_with_credentials_and_replicas_names_only_the_first_host(
+    session: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _closed_port()
+    monkeypatch.setenv(
+        "MONGO_URL", f"mongodb://icr:s3cret@127.0.0.1:{port},127.0.0.2:27017/icr?replicaSet=rs0"
+    )
+    result = session.runpytest_inprocess("-m", "infra", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*MongoDB not reachable*127.0.0.1:{port})*"])
+    assert "s3cret" not in result.stderr.str()  # never echo a password
