@@ -26,7 +26,7 @@ from icr.requests.domain.access import Actor, can_manage_directory
 from icr.requests.domain.calendar import WEEKDAYS, BusinessCalendar
 from icr.requests.domain.directory import Department, Person, Role
 from icr.requests.domain.errors import FieldError, Forbidden, InvalidInput
-from icr.requests.handlers.deps import Deps, retrying
+from icr.requests.handlers.deps import Deps, retrying, timer_collection
 from icr.requests.handlers.errors import ImportPending, ImportRejected, RowReport
 from icr.requests.store import Saved
 from icr.requests.store.imports import RESUME_DUE
@@ -348,7 +348,7 @@ async def resume_import(import_id: str, now: datetime, *, deps: Deps) -> None:
 
 def import_timer(deps: Deps, *, owner: str) -> DueWork:
     return DueWork(
-        deps.imports.collection,
+        timer_collection(deps.imports),
         due_field=RESUME_DUE,
         handler=lambda import_id, now: resume_import(import_id, now, deps=deps),
         owner=owner,
