@@ -17,6 +17,14 @@ pytestmark = pytest.mark.infra
 ADMIN = Actor("root", "", frozenset({Role.ADMIN}))
 
 
+@pytest.fixture
+async def service(start, new_settings):
+    """Short leases: an entry whose process "died" after journaling is resumed within a second
+    (its writer's lease runs out), by the test's timer or the service's own, polling often."""
+    async with start(new_settings(sla_lease_seconds=0.5, sla_poll_seconds=0.05)) as running:
+        yield running
+
+
 def rows(tag: str) -> bytes:
     return json.dumps(
         [

@@ -109,33 +109,54 @@ class DueWork:
             handled += 1
         return handled
 
-    async def new_lease(self, key: Any) -> tuple[Lease, Document]:
-        """A lease on a document about to be written by a process that does the due work itself
-        (e.g. an import and its journal): the fields to write with the document, and the lease
-        to `hold` while working. The timer leaves the document alone while the lease is held."""
-        lease, fields = await self._new_lease()
-        lease.key = key
-        return lease, fields
-
     async def release(self, lease: Lease) -> None:
-        """Frees our own lease only: if it ran out and another replica took the timer over, its
-        lease must stand, or a third replica could run the same timer alongside it."""
-        await self.collection.update_one(
-            lease.guard, {"$set": {self.lease_field: None, self.owner_field: None}}
-        )
+        await release_due_lease(self.collection, self.due_field, lease)
 
     async def _new_lease(self) -> tuple[Lease, Document]:
-        sent = asyncio.get_running_loop().time()
-        now = await self.lease_clock.now()
-        lease = Lease(
-            collection=self.collection,
+        return await due_lease(
+            self.collection,
+            self.due_field,
             key=None,
-            token_field=self.owner_field,
-            until_field=self.lease_field,
-            token=new_token(self.owner),
-            seconds=self.lease_seconds,
+            owner=self.owner,
+            lease_seconds=self.lease_seconds,
             clock=self.lease_clock,
-            sure_until=0.0,
-        ).started(sent)
-        until = now + timedelta(seconds=self.lease_seconds)
-        return lease, {self.lease_field: until, self.owner_field: lease.token}
+        )
+
+
+async def due_lease(
+    collection: AsyncCollection[Document],
+    due_field: str,
+    *,
+    key: Any,
+    owner: str,
+    lease_seconds: float,
+    clock: ServerClock,
+) -> tuple[Lease, Document]:
+    """A new lease on a timer's document, as `DueWork` claims it: the lease, and the fields that
+    record it. A process that does a document's due work itself (an import and its journal
+    entry) writes these fields with the document and holds the lease while it works; the timer
+    leaves the document alone meanwhile, and takes it over a lease after that process dies."""
+    sent = asyncio.get_running_loop().time()
+    now = await clock.now()
+    lease = Lease(
+        collection=collection,
+        key=key,
+        token_field=f"{due_field}_lease_owner",
+        until_field=f"{due_field}_lease",
+        token=new_token(owner),
+        seconds=lease_seconds,
+        clock=clock,
+        sure_until=0.0,
+    ).started(sent)
+    until = now + timedelta(seconds=lease_seconds)
+    return lease, {lease.until_field: until, lease.token_field: lease.token}
+
+
+async def release_due_lease(
+    collection: AsyncCollection[Document], due_field: str, lease: Lease
+) -> None:
+    """Frees our own lease only: if it ran out and another replica took the timer over, its
+    lease must stand, or a third replica could run the same timer alongside it."""
+    await collection.update_one(
+        lease.guard, {"$set": {f"{due_field}_lease": None, f"{due_field}_lease_owner": None}}
+    )

@@ -340,6 +340,9 @@ class FakeImportJournal:
             body, content_type, actor_id, "applying", at, resume_at
         )
 
+    async def applying(self, import_id: str, work: Callable[[], Awaitable[T]]) -> T:
+        return await work()
+
     async def get(self, import_id: str) -> JournaledImport | None:
         entry = self.entries.get(import_id)
         if entry is None:

@@ -48,7 +48,7 @@ class Deps:
             directory=DirectoryStore(mongo, outbox),
             catalog=CatalogStore(mongo, outbox),
             requests=RequestStore(mongo, outbox, policy),
-            imports=ImportJournal(mongo),
+            imports=ImportJournal(mongo, lease_seconds=settings.sla_lease_seconds),
             settings=settings,
             clock=clock,
         )

@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icr.contracts import new_id
-from icr.kit.lease import Lease
 from icr.kit.scheduler import DueWork
 from icr.requests.domain.access import Actor, can_manage_directory
 from icr.requests.domain.calendar import WEEKDAYS, BusinessCalendar
@@ -288,11 +287,6 @@ async def import_directory(
     rows = await _validated(body, content_type, deps)
     now = deps.clock()
     import_id = new_id()
-    # The journal entry is written already leased to this request, which renews the lease while
-    # it applies: however long the apply takes, the timer leaves the entry alone while this
-    # process lives, and takes it over (a lease later) only if it dies.
-    timer = import_timer(deps, owner=f"import-{import_id}")
-    lease, leased = await timer.new_lease(import_id)
     await deps.imports.begin(
         import_id,
         body=body,
@@ -300,28 +294,24 @@ async def import_directory(
         actor_id=actor.person_id,
         at=now,
         resume_at=now + timedelta(seconds=deps.settings.import_resume_seconds),
-        lease=leased,
     )
+
+    async def apply_and_finish() -> ImportResult:
+        result = await _apply(rows, deps)
+        await deps.imports.finish(
+            import_id, status="applied", at=deps.clock(), summary=result.summary()
+        )
+        return result
+
     try:
-        result = await lease.hold(lambda: _apply(rows, deps))
+        # Under the entry's lease, renewed while it runs, finish included: however long the
+        # apply takes, the timer does not apply the file a second time meanwhile.
+        return await deps.imports.applying(import_id, apply_and_finish)
     except Exception as exc:
         # Half-applied is not an end state: the journal entry stays open and the scheduler
         # applies the whole file again once its resume time passes.
         log.exception("import failed part-way; it will be resumed", extra={"import_id": import_id})
-        await _let_go(timer, lease)
         raise ImportPending(import_id, type(exc).__name__) from exc
-    await deps.imports.finish(
-        import_id, status="applied", at=deps.clock(), summary=result.summary()
-    )
-    await _let_go(timer, lease)
-    return result
-
-
-async def _let_go(timer: DueWork, lease: Lease) -> None:
-    try:
-        await timer.release(lease)
-    except Exception:
-        log.warning("import lease not released; it runs out", exc_info=True)
 
 
 async def resume_import(import_id: str, now: datetime, *, deps: Deps) -> None:

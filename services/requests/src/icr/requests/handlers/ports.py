@@ -10,15 +10,17 @@ has in-memory fakes of each for the fast test tier. The contract every implement
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from icr.requests.domain.catalog import CatalogItem
 from icr.requests.domain.directory import Department, Person
 from icr.requests.domain.lifecycle import LifecyclePolicy
 from icr.requests.domain.request import ServiceRequest
 from icr.requests.store import JournaledImport, Page, RequestQuery, Saved, Versioned
+
+T = TypeVar("T")
 
 
 class RequestRepository(Protocol):
@@ -105,6 +107,11 @@ class ImportJournalRepository(Protocol):
         at: datetime,
         resume_at: datetime,
     ) -> None: ...
+
+    async def applying(self, import_id: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Runs `work` (apply, then finish) as the entry's one applier: the scheduler does not
+        resume an import while the process that began it is applying it."""
+        ...
 
     async def get(self, import_id: str) -> JournaledImport | None: ...
 
