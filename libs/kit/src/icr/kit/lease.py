@@ -69,6 +69,7 @@ class ServerClock:
         self.refresh_seconds = refresh_seconds
         self.offset: timedelta | None = None
         self._next_sync = 0.0
+        self._syncing = asyncio.Lock()
 
     async def sync(self) -> None:
         loop = asyncio.get_running_loop()
@@ -90,7 +91,9 @@ class ServerClock:
     async def now(self) -> datetime:
         if self.offset is None or asyncio.get_running_loop().time() >= self._next_sync:
             try:
-                await self.sync()
+                async with self._syncing:  # one round trip for all the claims of a pass
+                    if self.offset is None or asyncio.get_running_loop().time() >= self._next_sync:
+                        await self.sync()
             except Exception:
                 if self.offset is None:
                     raise

@@ -25,6 +25,7 @@ from icr.kit.health import Readiness, health_router
 from icr.kit.http import install_middleware
 from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox, purge_inbox
 from icr.kit.kafka import build_producer, ensure_topics
+from icr.kit.lease import CLOCK_COLLECTION, ServerClock
 from icr.kit.logging import configure_logging
 from icr.kit.mongo import Mongo
 from icr.kit.outbox import OUTBOX_INDEXES, Outbox, Relay, UnregisteredOutbox, unrelayed_pending
@@ -110,6 +111,7 @@ class Runtime:
             [self.mongo.collection(n) for n in spec.outbox_collections],
             self.producer,
             self.outbox,
+            clock=ServerClock(self.mongo.collection(CLOCK_COLLECTION)),
         )
         self._spawn("relay", self.relay.run())
         for sub in subscriptions:
