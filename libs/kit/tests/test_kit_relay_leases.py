@@ -115,7 +115,7 @@ class Env:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    settings = service_settings_for_test(service_name="kit", outbox_lease_seconds=1.0)
+    settings = service_settings_for_test(service_name="kit", outbox_lease_seconds=2.0)
     await ensure_topics(settings, [TOPIC])
     mongo = Mongo(settings)
     await mongo.ensure_indexes({"things": OUTBOX_INDEXES})
@@ -218,7 +218,7 @@ async def test_a_failing_settle_leaves_no_other_send_running_and_nothing_goes_ou
 
 async def test_a_sender_slower_than_its_lease_keeps_it_by_renewal(env: Env) -> None:
     await env.write("slow", [0, 1, 2, 3])
-    slow = SlowProducer(await env.producer(), delay=lambda key: 0.6)  # 2.4 s of 1 s leases
+    slow = SlowProducer(await env.producer(), delay=lambda key: 1.0)  # 4 s of 2 s leases
     other = await env.producer()
     relays = [env.relay(slow), env.relay(other)]
     tasks = [asyncio.create_task(relays[0].run())]
@@ -233,7 +233,7 @@ async def test_a_sender_slower_than_its_lease_keeps_it_by_renewal(env: Env) -> N
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     found = await env.on_kafka()
-    # Before: the lease ran out after 1 s and the second relay sent the same events again.
+    # Before: the lease ran out after 2 s and the second relay sent the same events again.
     assert steps(found) == {"slow": [0, 1, 2, 3]}
     assert len(slow.sent) == 4
 
@@ -311,13 +311,14 @@ async def test_clocks_a_minute_apart_neither_steal_a_live_lease_nor_write_an_exp
     doc = await env.things.find_one({"_id": "a"})
     assert doc is not None
     store_now = await ServerClock(env.mongo.collection(CLOCK_COLLECTION)).now()
-    assert store_now < doc[LEASE_UNTIL].replace(tzinfo=UTC) <= store_now + timedelta(seconds=2)
+    lease = timedelta(seconds=env.settings.outbox_lease_seconds)
+    assert store_now < doc[LEASE_UNTIL].replace(tzinfo=UTC) <= store_now + lease
     # The relay whose clock is ahead takes "b" and must leave "a" alone: to its clock, a's
     # lease ended a minute ago (before: it stole it, and a's events went out twice).
     holding_b = asyncio.create_task(fast._publish(env.things, ["a", "b"]))
     await asyncio.wait_for(ahead.waiting.wait(), 10)
-    # Time passes: both hold their documents past two lease lengths, by renewal.
-    await asyncio.sleep(2.5)
+    # Time passes: both hold their documents past a lease length and a half, by renewal.
+    await asyncio.sleep(1.5 * env.settings.outbox_lease_seconds)
     assert await fast.publish_pending() == 0  # "a" leased by the slow one, "b" by itself
     assert await slow.publish_pending() == 0  # and "b" is not free for the one behind either
     ahead.gate.set()

@@ -103,10 +103,10 @@ async def test_a_handler_slower_than_its_lease_keeps_it_by_renewal(mongo: Mongo)
         await may_finish.wait()
         await finish(timers, done, "slow")(doc_id, at)
 
-    running = asyncio.create_task(replica(timers, "a", slow, lease_seconds=0.6).run_due())
+    running = asyncio.create_task(replica(timers, "a", slow, lease_seconds=1.5).run_due())
     await asyncio.wait_for(started.wait(), 10)
-    other = replica(timers, "b", finish(timers, done, "b"), lease_seconds=0.6)
-    await asyncio.sleep(2)  # more than three lease lengths pass while the handler runs
+    other = replica(timers, "b", finish(timers, done, "b"), lease_seconds=1.5)
+    await asyncio.sleep(4)  # more than two lease lengths pass while the handler runs
     # Before: the lease (never renewed) had run out and the other replica ran the timer too.
     assert await other.run_due() == 0
     may_finish.set()
@@ -143,13 +143,13 @@ async def test_a_handler_that_lost_its_lease_is_stopped_and_leaves_the_new_lease
     await timers.update_one(
         {"_id": "t"}, {"$set": {"due_at_lease": datetime(2000, 1, 1, tzinfo=UTC)}}
     )
-    b = asyncio.create_task(replica(timers, "b", b_handler, lease_seconds=1).run_due(limit=1))
+    b = asyncio.create_task(replica(timers, "b", b_handler, lease_seconds=3).run_due(limit=1))
     await asyncio.wait_for(b_started.wait(), 10)
     # A finds out at its next renewal and its handler is cancelled (before: it ran on).
     await asyncio.wait_for(a_stopped.wait(), 5)
     assert await asyncio.wait_for(a, 5) == 0
     # A's release must leave B's lease alone, or C would run the timer while B still runs it.
-    assert await replica(timers, "c", c_handler, lease_seconds=1).run_due() == 0
+    assert await replica(timers, "c", c_handler, lease_seconds=3).run_due() == 0
     b_may_finish.set()
     await b
     assert runs == ["a", "b"]
@@ -178,12 +178,12 @@ async def test_replicas_with_clocks_a_minute_apart_respect_each_others_leases(
 
     # A replica a minute behind holds the timer; its lease must really last (before: it wrote a
     # lease a minute in the past), and one a minute ahead must not take it (before: it did).
-    behind = replica(timers, "behind", holding, lease_seconds=1, lease_clock=skewed(-1))
+    behind = replica(timers, "behind", holding, lease_seconds=2, lease_clock=skewed(-1))
     running = asyncio.create_task(behind.run_due(limit=1))
     await asyncio.wait_for(started.wait(), 10)
-    ahead = replica(timers, "ahead", stealing, lease_seconds=1, lease_clock=skewed(+1))
+    ahead = replica(timers, "ahead", stealing, lease_seconds=2, lease_clock=skewed(+1))
     assert await ahead.run_due() == 0
-    await asyncio.sleep(1.5)  # past a lease length: renewal, judged on the store's clock
+    await asyncio.sleep(3)  # past a lease length: renewal, judged on the store's clock
     assert await ahead.run_due() == 0
     may_finish.set()
     assert await running == 1

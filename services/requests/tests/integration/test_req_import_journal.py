@@ -104,7 +104,7 @@ async def test_an_import_slower_than_its_resume_time_is_applied_once(
 ) -> None:
     # Short leases, so the request renews several times while it applies; the service's own
     # timer polls often, so it would take the import over at once if it could.
-    settings = new_settings(sla_lease_seconds=0.6, sla_poll_seconds=0.05, import_resume_seconds=1)
+    settings = new_settings(sla_lease_seconds=1.5, sla_poll_seconds=0.05, import_resume_seconds=1)
     applied: list[str] = []
     first_row, may_go_on = asyncio.Event(), asyncio.Event()
     save_person = DirectoryStore.save_person
@@ -128,7 +128,7 @@ async def test_an_import_slower_than_its_resume_time_is_applied_once(
         # Before: the timer claimed the journal (no lease on it) and applied the file again,
         # waiting here on the same slow row; now it finds the entry leased by the request.
         await asyncio.wait({other_replica}, timeout=5)
-        await asyncio.sleep(2)  # several lease lengths, and many polls of the service's timer
+        await asyncio.sleep(4)  # two lease lengths and more, and many polls of the service's timer
         may_go_on.set()
         result = await asyncio.wait_for(importing, 10)
         assert await other_replica == 0
