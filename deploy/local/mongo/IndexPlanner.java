@@ -107,7 +107,7 @@ final class IndexPlanner {
                 for (Map.Entry<String, Object> op : d.entrySet()) {
                     Object o = op.getValue();
                     switch (op.getKey()) {
-                        case "$eq" -> { if (KeyOrder.pointable(o)) points(p, List.of(o)); }
+                        case "$eq" -> { if (KeyOrder.pointable(o)) points(p, java.util.Collections.singletonList(o)); }
                         case "$in" -> {
                             if (o instanceof Collection<?> c && !c.isEmpty()
                                     && c.stream().allMatch(KeyOrder::pointable)) points(p, c);
