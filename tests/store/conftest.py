@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def load_infra() -> ModuleType:
     spec = importlib.util.spec_from_file_location("icr_infra", ROOT / "deploy/local/infra.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
