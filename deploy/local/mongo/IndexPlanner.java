@@ -217,7 +217,9 @@ final class IndexPlanner {
             if (p == null || p.points == null || combos * p.points.size() > MAX_POINTS) break;
             combos *= p.points.size();
             prefix.add(p.points);
-            if (p.points.size() == 1) fixed.add(index.paths.get(i));
+            // One value fixes the sort key, unless an array holds it with other elements (the
+            // sort then reads the array's smallest or largest element).
+            if (p.points.size() == 1 && !index.multikey(i)) fixed.add(index.paths.get(i));
         }
         Plan<P> plan = new Plan<>();
         plan.index = index;

@@ -20,7 +20,10 @@ import de.bwaldvogel.mongo.backend.memory.MemoryDatabase;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.oplog.Oplog;
 import io.netty.channel.Channel;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
@@ -118,12 +121,19 @@ final class IndexedBackends {
     static final class H2Db extends H2Database {
         private MVStore store; // set after H2Database's constructor, which must not open collections
         private boolean ready;
+        private Map<String, List<OrderedIndex<Object>>> opening = new LinkedHashMap<>();
 
         H2Db(String name, MVStore store, CursorRegistry cursors) {
             super(name, store, cursors);
             this.store = store;
             this.ready = true;
             super.initializeNamespacesAndIndexes();
+            // Secondary indexes of existing collections: one pass over each collection's file.
+            Map<String, List<OrderedIndex<Object>>> built = opening;
+            opening = null;
+            built.forEach((collection, indexes) -> {
+                if (resolveCollection(collection, false) instanceof H2Coll coll) coll.build(indexes);
+            });
         }
 
         @Override
@@ -143,14 +153,12 @@ final class IndexedBackends {
 
         @Override
         protected Index<Object> openOrCreateSecondaryIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
-            return new OrderedIndex<>(indexName, keys, sparse) {
-                @Override
-                public void add(Document document, Object position, MongoCollection<Object> collection) {
-                    long before = getCount();
-                    super.add(document, position, collection);
-                    REBUILT_ENTRIES.addAndGet(getCount() - before);
-                }
-            };
+            OrderedIndex<Object> index = new OrderedIndex<>(indexName, keys, sparse);
+            if (opening != null) {
+                index.deferred = true;
+                opening.computeIfAbsent(collectionName, k -> new ArrayList<>()).add(index);
+            }
+            return index;
         }
 
         @Override
@@ -174,6 +182,16 @@ final class IndexedBackends {
         @Override
         public String fullName() {
             return getFullName();
+        }
+
+        void build(List<OrderedIndex<Object>> indexes) {
+            streamAllDocumentsWithPosition().forEach(d -> {
+                for (OrderedIndex<Object> index : indexes) index.add(d.getDocument(), d.getPosition(), this);
+            });
+            for (OrderedIndex<Object> index : indexes) {
+                index.deferred = false;
+                REBUILT_ENTRIES.addAndGet(index.getCount());
+            }
         }
 
         @Override

@@ -185,6 +185,15 @@ class OrderedIndex<P> extends Index<P> {
         throw new UnsupportedOperationException("use IndexPlanner");
     }
 
+    /** Set while an H2 store opens: the library then skips its own build (two passes over the
+     *  file per index) and IndexedBackends fills all of a collection's indexes in one pass. */
+    boolean deferred;
+
+    @Override
+    public boolean isEmpty() {
+        return !deferred && entries.isEmpty();
+    }
+
     @Override
     public long getCount() {
         return entries.size();
