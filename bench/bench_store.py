@@ -23,7 +23,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, MongoClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.store.conftest import private_store  # noqa: E402
+from tests.store.conftest import private_store
 
 LARGE = int(os.environ.get("BENCH_DOCS", "100000"))
 SMALL = 1_000
@@ -71,7 +71,8 @@ def timed(fn: Any, samples: int) -> list[float]:
 
 
 def line(name: str, samples: list[float]) -> str:
-    return f"p50 {statistics.median(samples):7.2f} ms  p99 {percentile(samples, 99):7.2f} ms ({name})"
+    p50, p99 = statistics.median(samples), percentile(samples, 99)
+    return f"p50 {p50:7.2f} ms  p99 {p99:7.2f} ms ({name})"
 
 
 def measure(coll: Any, n: int) -> dict[str, list[float]]:
