@@ -29,7 +29,7 @@ from .conftest import private_store
 
 pytestmark = pytest.mark.infra
 
-EXAMPLES = int(os.environ.get("ICR_INDEX_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("ICR_INDEX_EXAMPLES", "500"))
 OIDS = [ObjectId(f"{i:024x}") for i in range(1, 5)]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 PATHS = ["a", "b", "c", "n.x", "arr", "arr.x"]
