@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PUBLISHED = Counter(
     "icr_events_published_total", "Events the outbox relay published to Kafka.", ["topic"]
@@ -17,4 +17,14 @@ HANDLER_FAILURES = Counter(
 )
 HTTP_REQUESTS = Histogram(
     "icr_http_request_seconds", "HTTP request latency.", ["method", "route", "status"]
+)
+OUTBOX_BACKLOG = Gauge(
+    "icr_outbox_backlog",
+    "Documents with events not yet published, per outbox collection (from the relay's scans).",
+    ["database", "collection"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "icr_outbox_oldest_pending_seconds",
+    "Age of the oldest event not yet published, per outbox collection (0 when none is pending).",
+    ["database", "collection"],
 )
