@@ -207,8 +207,8 @@ async def test_every_hot_path_query_is_served_by_a_declared_index() -> None:
                 await asyncio.sleep(0.1)
             while len((await incentives.get(f"/tracked-requests?{query}")).json()) < len(ids):
                 await asyncio.sleep(0.1)
-        # Let the SLA scheduler fire the one-minute clocks' timers? They are due later; its
-        # periodic due-work query has run every 0.1 s meanwhile, which is what is checked.
+        # Meanwhile the SLA scheduler's due-work scans ran every 0.1 s, the relays' scans and
+        # claims and the consumers' inbox and projection writes ran for every event: all recorded.
     RECORDER.databases = set()
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(requests_settings.mongo_url)
