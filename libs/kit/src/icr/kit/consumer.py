@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from icr.contracts import Envelope, Event, registry
 from icr.contracts.registry import Registry, UnknownEvent
 from icr.contracts.topics import Topic
 from icr.kit import context, metrics
-from icr.kit.context import Causation, new_causation, parse_traceparent
+from icr.kit.context import new_causation, parse_traceparent
 from icr.kit.inbox import Inbox
 from icr.kit.kafka import build_consumer, decode, header
 from icr.kit.logging import log_context
@@ -123,9 +123,8 @@ class ConsumerRunner:
             metrics.EVENTS_CONSUMED.labels(self.group, topic, "ignored").inc()
             return
         cause = parse_traceparent(header(record.headers, "traceparent")) or new_causation()
-        cause = Causation(
-            trace_id=cause.trace_id,
-            span_id=cause.span_id,
+        cause = replace(  # keeps the producer's span as this one's parent
+            cause,
             correlation_id=envelope.correlation_id or envelope.event_id,
             causation_id=envelope.event_id,
         )

@@ -17,6 +17,19 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO")
     max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies get 413.")
 
+    request_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Deadline of one HTTP request, store calls included; past it the request "
+        "answers 503 (code `unavailable`) instead of waiting out an outage.",
+    )
+    bulk_request_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Deadline of the routes a service marks as bulk (imports)."
+    )
+    retry_after_seconds: int = Field(
+        default=2, ge=1, description="`Retry-After` of a 503 answered during an outage."
+    )
+
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/?directConnection=true",
         description="MongoDB connection string (real MongoDB or the local stand-in).",
