@@ -126,7 +126,8 @@ def test_invalid_traceparent_starts_a_new_trace(header: str) -> None:
 
 def test_unsampled_caller_stays_unsampled() -> None:
     cause = context.parse_traceparent(CALLER[:-2] + "00")
-    assert cause is not None and cause.traceparent.endswith("-00")
+    assert cause is not None
+    assert cause.traceparent.endswith("-00")
 
 
 async def test_http_response_names_the_request_span_in_the_callers_trace() -> None:
@@ -179,7 +180,8 @@ async def test_startup_retry_waits_with_jitter_and_logs(caplog: pytest.LogCaptur
         return "up"
 
     with caplog.at_level(logging.WARNING, logger="icr.kit.service"):
-        assert await _retry("store", flaky, initial=0.01, maximum=0.05) == "up"
+        # A lambda returning a coroutine, as the supervisor passes them.
+        assert await _retry("store", lambda: flaky(), initial=0.01, maximum=0.05) == "up"
     waits = [r.retry_in for r in caplog.records if r.message == "store not available; retrying"]
     assert len(waits) == 4
     # Exponential up to the cap, plus up to `initial` of jitter; never all on the exact schedule.

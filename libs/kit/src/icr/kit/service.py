@@ -178,7 +178,12 @@ async def _retry(
         before_sleep=warn,
         reraise=True,
     )
-    return await retrying(action)
+    async def attempt() -> T:
+        # A coroutine function, not the lambda itself: tenacity returns (never awaits) what a
+        # plain callable gives back.
+        return await action()
+
+    return await retrying(attempt)
 
 
 def runtime_of(request: Request) -> Runtime:
