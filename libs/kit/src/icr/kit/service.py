@@ -178,6 +178,7 @@ async def _retry(
         before_sleep=warn,
         reraise=True,
     )
+
     async def attempt() -> T:
         # A coroutine function, not the lambda itself: tenacity returns (never awaits) what a
         # plain callable gives back.
