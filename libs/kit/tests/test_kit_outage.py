@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 
 from icr.contracts import Event
 from icr.contracts.topics import Topic
-from icr.kit import context
+from icr.kit import context, metrics
 from icr.kit.kafka import header
 from icr.kit.outbox import OUTBOX
 from icr.kit.service import ServiceSpec, create_app, runtime_of
@@ -100,10 +100,13 @@ def assert_unavailable_in_time(results: list[tuple[httpx.Response, float]]) -> N
 
 
 async def until_served(http: httpx.AsyncClient, timeout: float = 30.0) -> None:
-    """The store is back: a write succeeds (after the driver rediscovers the server)."""
+    """The store is back: a write succeeds (after the driver rediscovers the server), and the
+    work of requests answered at their deadline has unwound (nothing stays stuck)."""
     async with asyncio.timeout(timeout):
         while (await http.post(f"/notes/back-{time.monotonic_ns()}")).status_code != 201:
             await asyncio.sleep(0.2)
+        while metrics.HTTP_ABANDONED._value.get() > 0:
+            await asyncio.sleep(0.1)
 
 
 @pytest.fixture

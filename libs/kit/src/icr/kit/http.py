@@ -86,6 +86,10 @@ class Deadlines:
             bulk_seconds=settings.bulk_request_timeout_seconds,
         )
 
+    def store_seconds(self, seconds: float) -> float:
+        """PyMongo's budget: the deadline less a margin in which a store timeout is answered."""
+        return seconds - min(0.5, seconds / 5)
+
     def for_path(self, path: str) -> float:
         if any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.bulk_paths):
             return self.bulk_seconds
@@ -96,46 +100,78 @@ class Unavailable:
     """Answers 503 with Retry-After, in the services' error shape, when the store or broker is
     down or the request outlives its deadline, instead of hanging or answering a bare 500.
 
-    The deadline is enforced twice: PyMongo's client-side operation timeout (`pymongo.timeout`,
-    which bounds server selection, connection checkout and every round trip of every operation
-    in the request) and an asyncio deadline around the whole request for anything else that
-    waits. Writes are single atomic documents (state and outbox together), so a request cut by
-    its deadline leaves either the whole write or none of it; a write whose acknowledgement was
-    lost may still have landed, and a retry meets the usual 409 / idempotent paths.
+    The deadline is enforced twice. PyMongo's client-side operation timeout (`pymongo.timeout`)
+    bounds server selection, pool checkout and every round trip of the request's store calls; it
+    expires a little before the deadline so store calls end with PyMongo's own timeout errors,
+    not by cancellation (a cancelled PyMongo pool wait can block on re-acquiring the pool's lock).
+    An asyncio deadline is the backstop for anything else that waits: at the deadline the request
+    is answered 503 even if its work has not unwound yet; that work is left to end by itself
+    (not cancelled, see `_abandon`; `icr_http_abandoned_requests` counts it) and whatever it
+    still sends is dropped. Writes are single atomic documents (state and outbox together), so a
+    request cut by its deadline leaves the whole write or none of it; a write whose acknowledgement
+    was lost may still have landed, and a retry meets the usual 409 / idempotent paths.
     """
 
     def __init__(self, app: ASGIApp, deadlines: Deadlines) -> None:
         self.app = app
         self.deadlines = deadlines
+        self._abandoned: set[asyncio.Future[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        started = answered = False
 
         async def tracking(message: Message) -> None:
             nonlocal started
+            if answered:
+                return  # the deadline answered this request already
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         seconds = self.deadlines.for_path(scope.get("path", ""))
+        with pymongo.timeout(self.deadlines.store_seconds(seconds)):
+            # The task copies this context, PyMongo's deadline included.
+            work = asyncio.ensure_future(self.app(scope, receive, tracking))
         try:
-            with pymongo.timeout(seconds):
-                async with asyncio.timeout(seconds):
-                    await self.app(scope, receive, tracking)
-        except TimeoutError:
-            if started:
-                raise
+            await asyncio.wait({work}, timeout=seconds)
+        except asyncio.CancelledError:
+            work.cancel()  # the server or client gave up on this request
+            raise
+        if not work.done():
+            if started:  # a response is under way: let it finish
+                await work
+                return
+            answered = True
+            self._abandon(work)
             log.warning("request deadline exceeded", extra={"deadline_seconds": seconds})
             message = f"the request did not finish within {seconds:g}s; try again shortly"
             await self._refuse(scope, receive, send, message)
-        except Exception as exc:
-            if started or not is_unavailable(exc):
-                raise
-            log.warning("store or broker unavailable", extra={"error": repr(exc)[:300]})
-            message = "a store or broker this service needs is unavailable; try again shortly"
-            await self._refuse(scope, receive, send, message)
+            return
+        error = work.exception()
+        if error is None:
+            return
+        if started or not (isinstance(error, TimeoutError) or is_unavailable(error)):
+            raise error
+        log.warning("store or broker unavailable", extra={"error": repr(error)[:300]})
+        message = "a store or broker this service needs is unavailable; try again shortly"
+        await self._refuse(scope, receive, send, message)
+
+    def _abandon(self, work: asyncio.Future[None]) -> None:
+        """Leave work past its deadline to end on its own (its store calls end at PyMongo's
+        deadline), referenced until then so its outcome is collected. It is not cancelled:
+        a cancellation inside PyMongo's pool can leave the pool's lock held for good."""
+        self._abandoned.add(work)
+        metrics.HTTP_ABANDONED.inc()
+
+        def collected(done: asyncio.Future[None]) -> None:
+            self._abandoned.discard(done)
+            metrics.HTTP_ABANDONED.dec()
+            if not done.cancelled() and done.exception() is not None:
+                log.info("abandoned request ended", extra={"error": repr(done.exception())[:300]})
+
+        work.add_done_callback(collected)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, message: str) -> None:
         retry = str(max(1, math.ceil(self.deadlines.retry_after_seconds)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PUBLISHED = Counter(
     "icr_events_published_total", "Events the outbox relay published to Kafka.", ["topic"]
@@ -17,4 +17,8 @@ HANDLER_FAILURES = Counter(
 )
 HTTP_REQUESTS = Histogram(
     "icr_http_request_seconds", "HTTP request latency.", ["method", "route", "status"]
+)
+HTTP_ABANDONED = Gauge(
+    "icr_http_abandoned_requests",
+    "Requests answered 503 at their deadline whose work has not unwound yet (stuck if it grows).",
 )
