@@ -193,6 +193,7 @@ class ConsumerRunner:
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._last_error: dict[tuple[str, int, int], str] = {}
         self._since_commit = 0
+        self._stopping = False
         self._polled_at = time.monotonic()
         self._holds_checked_at = 0.0
 
@@ -200,14 +201,14 @@ class ConsumerRunner:
 
     async def run(self) -> None:
         topics = [self.settings.topic_name(t.name) for t in self.subscription.topics]
-        while True:
+        while not self._stopping:
             consumer = build_consumer(self.settings, self.group, topics, listener=_Listener(self))
             self._consumer = consumer
             try:
                 await consumer.start()
                 self.running = True
                 log.info("consumer started", extra={"group": self.group, "topics": topics})
-                while True:
+                while not self._stopping:
                     batches = await consumer.getmany(timeout_ms=500)
                     # The records belong to the assignment of this moment (no await since).
                     generation = self._generation
@@ -247,6 +248,8 @@ class ConsumerRunner:
 
         for tp, records in pending.items():
             while records:
+                if self._stopping:
+                    return  # the group hands the rest to another member from the commit
                 if self._generation != generation or tp not in self._owned:
                     # Revoked meanwhile: the new owner (maybe us again) starts from the commit.
                     return
@@ -264,6 +267,12 @@ class ConsumerRunner:
                 if self._since_commit >= COMMIT_EVERY:
                     await self._commit()
             await self._commit()
+
+    async def stop(self) -> None:
+        """Leaves the group gracefully: the record in flight finishes and is committed.
+        (Cancelling `run` instead is a crash: that record is redelivered to the next owner.)"""
+        self._stopping = True
+        await self._idle.wait()
 
     def _fits(self) -> bool:
         """Whether a whole record budget still fits before the poll interval runs out."""
@@ -317,7 +326,8 @@ class ConsumerRunner:
     # Rebalances.
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
-        metrics.CONSUMER_REBALANCES.labels(self.group, "revoked").inc()
+        if revoked:  # aiokafka calls this before the first join too, with nothing
+            metrics.CONSUMER_REBALANCES.labels(self.group, "revoked").inc()
         self._owned = set()
         self._generation += 1
         # The record in flight finishes (its budget bounds the wait) and is committed while this

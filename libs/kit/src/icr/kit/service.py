@@ -20,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from pymongo import IndexModel
 
 from icr.contracts.topics import Topic
-from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
+from icr.kit.consumer import CONSUMER_INDEXES, ConsumerRunner, Subscription, dead_letter_topic
 from icr.kit.health import Readiness, health_router
 from icr.kit.http import install_middleware
 from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox, purge_inbox
@@ -85,7 +85,7 @@ class Runtime:
 
     async def _supervise(self) -> None:
         spec, settings = self.spec, self.settings
-        indexes = {**spec.indexes, INBOX_COLLECTION: INBOX_INDEXES}
+        indexes = {**spec.indexes, INBOX_COLLECTION: INBOX_INDEXES, **CONSUMER_INDEXES}
         for name in spec.outbox_collections:
             indexes[name] = [*indexes.get(name, []), *OUTBOX_INDEXES]
         await _retry("store", lambda: self.mongo.ensure_indexes(indexes))
@@ -140,6 +140,9 @@ class Runtime:
         self.tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
+        # Consumers leave their groups after the record in flight, so it is not redone elsewhere.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(r.stop() for r in self.consumers)), 5)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
