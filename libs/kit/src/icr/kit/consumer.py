@@ -368,7 +368,10 @@ class ConsumerRunner:
             if d["reason"] == UNKNOWN_VERSION and not d.get("action") and self._knows(d):
                 # Deployed with the version it waited for: apply it and what was parked.
                 log.info("known version now; re-driving hold", extra={"hold": d["_id"]})
-                await self.holds.mark(d["_id"], action="redrive")
+                try:
+                    await self.holds.mark(d["_id"], action="redrive")
+                except TRANSIENT:
+                    self._loaded_generation = -1  # try again on the next poll
         return True
 
     def _knows(self, hold: Document) -> bool:
@@ -385,6 +388,7 @@ class ConsumerRunner:
     async def _commit(self) -> None:
         async with self._commit_lock:
             offsets, self._pending = self._pending, {}
+            self._since_commit = 0
             if not offsets or self._consumer is None:
                 return
             try:
@@ -627,12 +631,17 @@ class ConsumerRunner:
         except TRANSIENT:
             log.warning("cannot read holds; trying later", extra={"group": self.group})
             return
-        for ref in requested:
-            doc = await self.holds.get(ref["_id"])
-            if doc is None or TopicPartition(doc["topic"], doc["partition"]) not in self._owned:
-                continue
-            if self._generation != generation or not await self._release(doc, generation):
-                return
+        try:
+            for ref in requested:
+                doc = await self.holds.get(ref["_id"])
+                owner = TopicPartition(doc["topic"], doc["partition"]) if doc else None
+                if doc is None or owner not in self._owned:
+                    continue
+                if self._generation != generation or not await self._release(doc, generation):
+                    return
+        except TRANSIENT:
+            # Progress is stored; the next check resumes. Not a reason to leave the group.
+            log.warning("hold action interrupted; retrying later", extra={"group": self.group})
 
     async def _release(self, hold: Document, generation: int) -> bool:
         """Applies (re-drive) or drops (skip) the held event, then the parked ones in order.
