@@ -39,3 +39,13 @@ BUDGET_EXCEEDED = Counter(
     "Records whose processing budget ran out; the consumer sought back to them and polled.",
     ["group", "topic"],
 )
+OUTBOX_BACKLOG = Gauge(
+    "icr_outbox_backlog",
+    "Documents with events not yet published, per outbox collection (from the relay's scans).",
+    ["database", "collection"],
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "icr_outbox_oldest_pending_seconds",
+    "Age of the oldest event not yet published, per outbox collection (0 when none is pending).",
+    ["database", "collection"],
+)

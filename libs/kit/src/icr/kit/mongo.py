@@ -90,3 +90,53 @@ async def record_once(collection: AsyncCollection[Document], key: str, doc: Docu
     except DuplicateKeyError:
         return False
     return True
+
+
+# Stages that read an index, and the name they report it under; real MongoDB answers a plain
+# `{_id: x}` with IDHACK / EXPRESS_IDHACK, which name no index.
+_INDEX_STAGES = {"IXSCAN", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN"}
+_ID_STAGES = {"IDHACK", "EXPRESS_IDHACK"}
+
+
+def index_of_plan(explain: Mapping[str, Any]) -> str | None:
+    """The index the winning plan of an `explain` result reads, or None for a collection scan.
+
+    Reads MongoDB's shape (`queryPlanner.winningPlan`, nested `inputStage`/`inputStages`, and
+    the slot-based engine's `winningPlan.queryPlan`), which the local stand-in answers too."""
+    planner = explain.get("queryPlanner", {})
+    nodes: list[Any] = [planner.get("winningPlan", {})]
+    while nodes:
+        node = nodes.pop(0)
+        if not isinstance(node, Mapping):
+            continue
+        stage = node.get("stage")
+        if stage in _INDEX_STAGES and node.get("indexName"):
+            return str(node["indexName"])
+        if stage in _ID_STAGES:
+            return "_id_"
+        nodes.extend([node.get("queryPlan"), node.get("inputStage"), *node.get("inputStages", [])])
+    return None
+
+
+async def winning_index(
+    collection: AsyncCollection[Document],
+    filter: Mapping[str, Any],
+    sort: Sequence[tuple[str, int]] | None = None,
+    *,
+    update: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Which index the server picks for `find(filter).sort(sort)`, or for `update_one(filter,
+    update)` when `update` is given (the explain command; None means a collection scan)."""
+    if update is not None:
+        command = {
+            "explain": {
+                "update": collection.name,
+                "updates": [{"q": dict(filter), "u": dict(update)}],
+            },
+            "verbosity": "queryPlanner",
+        }
+        return index_of_plan(await collection.database.command(command))
+    cursor = collection.find(dict(filter))
+    if sort:
+        cursor = cursor.sort(list(sort))
+    return index_of_plan(await cursor.explain())

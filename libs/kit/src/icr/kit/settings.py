@@ -42,7 +42,16 @@ class ServiceSettings(BaseSettings):
         default=1.0, description="How often the relay looks for events it was not woken for."
     )
     outbox_lease_seconds: float = Field(
-        default=30.0, description="How long one relay replica owns a document's pending events."
+        default=5.0,
+        gt=0,
+        description="How long one relay replica owns a document's pending events without "
+        "renewing; the lease is renewed every third of it while sending, so after a crash the "
+        "dead replica's events go out again within this long.",
+    )
+    outbox_metrics_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the relay counts the backlog and oldest pending age per collection.",
     )
     consumer_max_attempts: int = Field(
         default=5, description="Attempts before an event goes to the dead-letter topic."
