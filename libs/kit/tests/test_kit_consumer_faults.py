@@ -516,3 +516,36 @@ async def test_record_once_counts_each_source_event_once(rig: Rig) -> None:
     pipeline = [{"$group": {"_id": "$user", "n": {"$sum": "$points"}}}]
     total = [d async for d in await ledger.aggregate(pipeline)]
     assert total == [{"_id": "u", "n": 7}]
+
+
+async def test_a_redrive_that_fails_again_keeps_the_hold_and_its_parked_events(rig: Rig) -> None:
+    applied: list[int] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        assert isinstance(event, Moved)
+        if event.n == 13:
+            raise ValueError("still unlucky")
+        applied.append(event.n)
+
+    await rig.publish(*(moved("h", n) for n in (13, 2)), partition=0)
+    rig.start(rig.runner(handle))
+    holds = rig.mongo.collection(HOLDS_COLLECTION)
+
+    async def held() -> bool:
+        return await rig.mongo.collection(PARKED_COLLECTION).count_documents({}) == 1
+
+    await eventually(held, "h held with one parked event")
+    await holds_command(rig, "redrive", "--aggregate", "h")
+
+    async def failed_again() -> bool:
+        return await rig.end_offset(rig.dlq) == 2
+
+    await eventually(failed_again, "the re-driven event dead-lettered again")
+
+    async def settled() -> bool:
+        hold = await holds.find_one({"aggregate_id": "h"})
+        return hold is not None and hold["action"] is None and hold["dlq_sent"]
+
+    await eventually(settled, "the hold back to waiting for the operator")
+    assert await rig.mongo.collection(PARKED_COLLECTION).count_documents({}) == 1
+    assert applied == []
