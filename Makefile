@@ -11,6 +11,7 @@ help:
 	@echo "make up       install everything and start Kafka, the store, three services and the gateway"
 	@echo "make down     stop everything 'make up' started"
 	@echo "make test     lint, type-check and run every test (starts test infrastructure itself)"
+	@echo "make unit     the fast tier only: no Kafka, no store, a few seconds"
 	@echo "make status   what is running"
 	@echo "make schemas  regenerate the event JSON Schemas under docs/events/"
 
@@ -40,8 +41,9 @@ lint: install
 typecheck: install
 	$(UV) run mypy libs/kit/src libs/contracts/src services/requests/src services/feedback/src services/incentives/src gateway/src
 
+# The fast tier: domain and use-case tests on in-memory fakes; needs neither Kafka nor the store.
 unit: install
-	$(UV) run pytest -m "not infra and not e2e" -q
+	$(UV) run pytest -m "not infra and not e2e and not slow" -q -p no:cacheprovider
 
 # The whole suite: static checks, then every test tier against real Kafka and the stand-in.
 test: install

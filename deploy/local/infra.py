@@ -350,6 +350,39 @@ class Kafka(Service):
 class Mongo(Service):
     name, version_tag, timeout = "mongo", "mongo-java-server.version", 45.0
 
+    def prepare(self, java: str, jars: Path) -> None:
+        self.classes = self.compile(java, jars)
+
+    def compile(self, java: str, jars: Path) -> Path:
+        """Compile the launcher's sources once per content (and jar set) into the cache; later
+        starts reuse the classes, so a start costs no compiler run."""
+        sources = sorted((HERE / "mongo").glob("*.java"))
+        digest = hashlib.sha256(jars.name.encode())
+        for src in sources:
+            digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+        target = CACHE / "classes" / f"mongo-{digest.hexdigest()[:16]}"
+        if (target / ".complete").exists():
+            return target
+        javac = Path(java).resolve().parent / "javac"
+        tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        say(f"compiling the Mongo launcher ({len(sources)} sources) into {target} ...")
+        cmd = [str(javac), "-nowarn", "-d", str(tmp), "-cp", f"{jars}/*", *map(str, sources)]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if res.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise InfraError(
+                f"javac could not compile {HERE / 'mongo'} (exit {res.returncode}):\n"
+                + (res.stdout + res.stderr).strip()[-3000:]
+            )
+        (tmp / ".complete").write_text(digest.hexdigest() + "\n")
+        try:
+            tmp.rename(target)
+        except OSError:  # another `up` finished the same compile first
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
     def command(self, java: str, jars: Path) -> list[str]:
         disk = self.conf["mongo_disk"]
         store = ["--h2", str(self.dir / "mongo.mv.db")] if disk else ["--memory"]
@@ -360,8 +393,8 @@ class Mongo(Service):
         # need several GB, so the heap is a knob.
         heap = os.environ.get("ICR_MONGO_HEAP", "1g")
         jvm = [java, self.marker, f"-Xmx{heap}", "-XX:+UseSerialGC", logging, "-cp", f"{jars}/*"]
-        launcher = str(HERE / "mongo" / "MongoLauncher.java")
-        return [*jvm, launcher, "--host", HOST, "--port", str(self.port), *store, *oplog]
+        jvm[-1] = f"{self.classes}{os.pathsep}{jars}/*"
+        return [*jvm, "MongoLauncher", "--host", HOST, "--port", str(self.port), *store, *oplog]
 
     def probe(self) -> str | None:
         """The launcher's ready line (from this start), then an isMaster round trip."""
@@ -402,7 +435,7 @@ def find_java() -> str:
             f"Java {MIN_JAVA}+ is needed, found {major or 'unknown'} at {java}; "
             f"install a newer JDK or point JAVA_HOME at one."
         )
-    # The Mongo launcher runs as a single source file, which needs the JDK's compiler.
+    # The Mongo launcher's sources are compiled (once, cached), which needs the JDK's compiler.
     if not (Path(java).resolve().parent / "javac").exists():
         raise InfraError(
             f"{java} is a JRE (no javac beside it); the Mongo launcher needs a JDK, "

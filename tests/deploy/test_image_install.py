@@ -19,6 +19,7 @@ def _uv() -> str:
     return found
 
 
+@pytest.mark.slow
 def test_production_install_runs_every_app_without_dev_tools(tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -1,16 +1,16 @@
 // Local MongoDB stand-in for ICR development and tests, started by deploy/local/infra.py.
 //
-//   java -cp '<jars>/*' MongoLauncher.java --host 127.0.0.1 --port 27018 (--memory | --h2 FILE) [--oplog]
+//   java -cp '<classes>:<jars>/*' MongoLauncher --host 127.0.0.1 --port 27018 (--memory | --h2 FILE) [--oplog]
 //
 // Why a launcher of our own: mongo-java-server's bundled mains bind to localhost:27017 only and
-// report wire version 8, which PyMongo 4.x refuses (it needs maxWireVersion >= 9).
-// Java 11+ runs this single source file directly, so there is nothing to build.
+// report wire version 8, which PyMongo 4.x refuses (it needs maxWireVersion >= 9); and its
+// backends ignore secondary indexes and serve a unique index only for a query naming exactly its
+// keys, so the backends here are extended (IndexedBackends, OrderedIndex, IndexPlanner).
+// infra.py compiles the sources in this folder once into ~/.cache/icr/classes/<hash>/.
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
-import de.bwaldvogel.mongo.backend.h2.H2Backend;
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
@@ -49,7 +49,14 @@ public class MongoLauncher {
 
         MongoServer server;
         try {
-            MongoBackend backend = h2File != null ? new H2Backend(h2File) : new MemoryBackend();
+            long opening = System.nanoTime();
+            MongoBackend backend = h2File != null ? new IndexedBackends.H2(h2File) : new IndexedBackends.Memory();
+            if (h2File != null) {
+                // H2 keeps documents and unique indexes on disk; secondary indexes live in memory
+                // and are rebuilt here, while the databases open.
+                System.out.printf("MongoLauncher: opened %s in %d ms (%d secondary index entries rebuilt)%n",
+                        h2File, (System.nanoTime() - opening) / 1_000_000, IndexedBackends.REBUILT_ENTRIES.get());
+            }
             backend.version(VERSION);
             server = new MongoServer(backend);
             // The oplog (change streams) is an uncapped collection, so it is opt-in.

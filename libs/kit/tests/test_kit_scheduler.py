@@ -1,4 +1,6 @@
-"""Durable timers on the real store: due work runs once across replicas and after restarts."""
+"""Durable timers on the real store: due work runs once across replicas and after restarts,
+handlers keep their lease while they run, lose it cleanly, and clocks a minute off change
+nothing (leases are judged on the store's clock)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from icr.kit.lease import CLOCK_COLLECTION, ServerClock, utcnow
 from icr.kit.mongo import Mongo
 from icr.kit.scheduler import DueWork, due_index
 from icr.kit.testing import service_settings_for_test
@@ -55,87 +58,133 @@ async def test_due_timers_fire_once_with_two_replicas(mongo: Mongo) -> None:
     assert (await timers.find_one({"_id": 100}))["fired"] == 0
 
 
-async def test_a_timer_whose_handler_died_is_retried_after_its_lease(mongo: Mongo) -> None:
+async def due_now(mongo: Mongo, key: str = "t") -> Any:
     timers = mongo.collection("timers")
-    now = datetime.now(UTC)
-    await timers.insert_one({"_id": "t", "due_at": now - timedelta(seconds=1)})
-    clock = [now]
+    await timers.insert_one({"_id": key, "due_at": datetime.now(UTC) - timedelta(seconds=1)})
+    return timers
+
+
+def replica(timers: Any, name: str, handler: Any, **kw: Any) -> DueWork:
+    return DueWork(timers, due_field="due_at", handler=handler, owner=name, **kw)
+
+
+def finish(timers: Any, done: list[str], name: str) -> Any:
+    async def handler(doc_id: Any, at: datetime) -> None:
+        done.append(name)
+        await timers.update_one({"_id": doc_id}, {"$set": {"due_at": None}})
+
+    return handler
+
+
+async def test_a_timer_whose_handler_died_is_retried_after_its_lease(mongo: Mongo) -> None:
+    timers = await due_now(mongo)
 
     async def crash(doc_id: Any, at: datetime) -> None:
         raise RuntimeError("process died mid-timer")
 
-    first = DueWork(
-        timers,
-        due_field="due_at",
-        handler=crash,
-        owner="a",
-        lease_seconds=30,
-        clock=lambda: clock[0],
-    )
-    assert await first.run_due() == 0
-
-    done: list[Any] = []
-
-    async def finish(doc_id: Any, at: datetime) -> None:
-        done.append(doc_id)
-        await timers.update_one({"_id": doc_id}, {"$set": {"due_at": None}})
-
-    # A restarted replica: nothing while the lease holds, the timer once it has run out.
-    restarted = DueWork(
-        timers,
-        due_field="due_at",
-        handler=finish,
-        owner="b",
-        lease_seconds=30,
-        clock=lambda: clock[0],
-    )
+    assert await replica(timers, "a", crash, lease_seconds=1.5).run_due() == 0
+    done: list[str] = []
+    restarted = replica(timers, "b", finish(timers, done, "b"), lease_seconds=1.5)
+    assert await restarted.run_due() == 0  # the lease holds
+    async with asyncio.timeout(10):
+        while not await restarted.run_due():  # real seconds: leases are about live processes
+            await asyncio.sleep(0.05)
     assert await restarted.run_due() == 0
-    clock[0] = now + timedelta(seconds=31)
-    assert await restarted.run_due() == 1
-    assert await restarted.run_due() == 0
-    assert done == ["t"]
+    assert done == ["b"]
 
 
-async def test_an_overrunning_replica_does_not_free_the_lease_of_the_one_that_took_over(
+async def test_a_handler_slower_than_its_lease_keeps_it_by_renewal(mongo: Mongo) -> None:
+    timers = await due_now(mongo)
+    started, may_finish = asyncio.Event(), asyncio.Event()
+    done: list[str] = []
+
+    async def slow(doc_id: Any, at: datetime) -> None:
+        started.set()
+        await may_finish.wait()
+        await finish(timers, done, "slow")(doc_id, at)
+
+    running = asyncio.create_task(replica(timers, "a", slow, lease_seconds=1.5).run_due())
+    await asyncio.wait_for(started.wait(), 10)
+    other = replica(timers, "b", finish(timers, done, "b"), lease_seconds=1.5)
+    await asyncio.sleep(4)  # more than two lease lengths pass while the handler runs
+    # Before: the lease (never renewed) had run out and the other replica ran the timer too.
+    assert await other.run_due() == 0
+    may_finish.set()
+    assert await running == 1
+    assert done == ["slow"]
+
+
+async def test_a_handler_that_lost_its_lease_is_stopped_and_leaves_the_new_lease_alone(
     mongo: Mongo,
 ) -> None:
-    timers = mongo.collection("timers")
-    now = datetime.now(UTC)
-    await timers.insert_one({"_id": "t", "due_at": now - timedelta(seconds=1)})
-    clock = [now]
+    timers = await due_now(mongo)
     runs: list[str] = []
-    b_started, b_may_finish = asyncio.Event(), asyncio.Event()
-    b_tasks: list[asyncio.Task[int]] = []
+    a_started, a_stopped, b_started, b_may_finish = (asyncio.Event() for _ in range(4))
 
-    def replica(name: str, handler: Any) -> DueWork:
-        return DueWork(
-            timers,
-            due_field="due_at",
-            handler=handler,
-            owner=name,
-            lease_seconds=30,
-            clock=lambda: clock[0],
-        )
+    async def a_handler(doc_id: Any, at: datetime) -> None:
+        runs.append("a")
+        a_started.set()
+        try:
+            await asyncio.Event().wait()  # overruns for ever, as a stuck handler would
+        finally:
+            a_stopped.set()
 
     async def b_handler(doc_id: Any, at: datetime) -> None:
         runs.append("b")
         b_started.set()
         await b_may_finish.wait()
 
-    async def a_handler(doc_id: Any, at: datetime) -> None:
-        runs.append("a")
-        if not b_tasks:  # A overruns its lease; B takes the timer over and is still at it
-            clock[0] = now + timedelta(seconds=31)
-            b_tasks.append(asyncio.create_task(replica("b", b_handler).run_due(limit=1)))
-            await b_started.wait()
-
     async def c_handler(doc_id: Any, at: datetime) -> None:
         runs.append("c")
 
-    # A finishes late. Releasing must leave B's lease alone, or A itself (looking for more due
-    # work) and C would run the timer again while B still runs it.
-    await replica("a", a_handler).run_due()
-    await replica("c", c_handler).run_due()
+    a = asyncio.create_task(replica(timers, "a", a_handler, lease_seconds=1).run_due(limit=1))
+    await asyncio.wait_for(a_started.wait(), 10)
+    # As if A had been paused past its lease: the lease is over in the store, B takes over.
+    await timers.update_one(
+        {"_id": "t"}, {"$set": {"due_at_lease": datetime(2000, 1, 1, tzinfo=UTC)}}
+    )
+    b = asyncio.create_task(replica(timers, "b", b_handler, lease_seconds=3).run_due(limit=1))
+    await asyncio.wait_for(b_started.wait(), 10)
+    # A finds out at its next renewal and its handler is cancelled (before: it ran on).
+    await asyncio.wait_for(a_stopped.wait(), 5)
+    assert await asyncio.wait_for(a, 5) == 0
+    # A's release must leave B's lease alone, or C would run the timer while B still runs it.
+    assert await replica(timers, "c", c_handler, lease_seconds=3).run_due() == 0
     b_may_finish.set()
-    await b_tasks[0]
+    await b
     assert runs == ["a", "b"]
+
+
+async def test_replicas_with_clocks_a_minute_apart_respect_each_others_leases(
+    mongo: Mongo,
+) -> None:
+    timers = await due_now(mongo)
+    clock = mongo.collection(CLOCK_COLLECTION)
+
+    def skewed(minutes: int) -> ServerClock:
+        return ServerClock(clock, local=lambda: utcnow() + timedelta(minutes=minutes))
+
+    started, may_finish = asyncio.Event(), asyncio.Event()
+    runs: list[str] = []
+
+    async def holding(doc_id: Any, at: datetime) -> None:
+        runs.append("behind")
+        started.set()
+        await may_finish.wait()
+        await timers.update_one({"_id": doc_id}, {"$set": {"due_at": None}})
+
+    async def stealing(doc_id: Any, at: datetime) -> None:
+        runs.append("ahead")
+
+    # A replica a minute behind holds the timer; its lease must really last (before: it wrote a
+    # lease a minute in the past), and one a minute ahead must not take it (before: it did).
+    behind = replica(timers, "behind", holding, lease_seconds=2, lease_clock=skewed(-1))
+    running = asyncio.create_task(behind.run_due(limit=1))
+    await asyncio.wait_for(started.wait(), 10)
+    ahead = replica(timers, "ahead", stealing, lease_seconds=2, lease_clock=skewed(+1))
+    assert await ahead.run_due() == 0
+    await asyncio.sleep(3)  # past a lease length: renewal, judged on the store's clock
+    assert await ahead.run_due() == 0
+    may_finish.set()
+    assert await running == 1
+    assert runs == ["behind"]

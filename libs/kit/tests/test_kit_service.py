@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from fastapi import APIRouter, FastAPI, Request
@@ -114,14 +114,31 @@ async def test_service_started_without_the_store_becomes_ready_when_it_returns()
     assert json.loads(records[0].value)["data"] == {"note_id": "n2"}
 
 
-async def test_metrics_endpoint_exposes_prometheus_text() -> None:
-    app, _ = build()
+async def test_metrics_endpoint_exposes_what_the_service_did() -> None:
+    app, settings = build(outbox_metrics_seconds=0)
+    topic = settings.topic_name(TOPIC.name)  # type: ignore[attr-defined]
+    database = settings.database  # type: ignore[attr-defined]
     async with running_app(app) as http:
         await wait_ready(http)
-        await http.post("/notes/n3")
-        body = (await http.get("/metrics")).text
-    assert "icr_http_request_seconds" in body
-    assert "# TYPE icr_events_published_total counter" in body
+        assert (await http.post("/notes/n3")).status_code == 201
+        async with asyncio.timeout(20):
+            # The relay published the note and a later scan counted an empty backlog.
+            while not (
+                f'icr_events_published_total{{topic="{topic}"}} 1.0'
+                in (body := await metrics(http))
+                and f'icr_outbox_backlog{{collection="notes",database="{database}"}} 0.0' in body
+            ):
+                await asyncio.sleep(0.05)
+    assert (
+        'icr_http_request_seconds_count{method="POST",route="/notes/{note_id}",status="201"}'
+        in body
+    )
+    assert f'icr_outbox_oldest_pending_seconds{{collection="notes",database="{database}"}}' in body
+
+
+async def metrics(http: Any) -> str:
+    text: str = (await http.get("/metrics")).text
+    return text
 
 
 async def test_oversized_body_is_refused_with_413() -> None:

@@ -10,10 +10,19 @@ import pytest
 
 from icr.requests.domain import Actor, Role
 from icr.requests.handlers.importing import import_directory, import_timer
+from icr.requests.store.directory import DirectoryStore
 
 pytestmark = pytest.mark.infra
 
 ADMIN = Actor("root", "", frozenset({Role.ADMIN}))
+
+
+@pytest.fixture
+async def service(start, new_settings):
+    """Short leases: an entry whose process "died" after journaling is resumed within a second
+    (its writer's lease runs out), by the test's timer or the service's own, polling often."""
+    async with start(new_settings(sla_lease_seconds=0.5, sla_poll_seconds=0.05)) as running:
+        yield running
 
 
 def rows(tag: str) -> bytes:
@@ -88,3 +97,40 @@ async def test_an_interrupted_import_that_no_longer_fits_is_marked_rejected(serv
     journaled = await settled(deps, "imp-3")
     assert journaled["status"] == "rejected"
     assert await deps.directory.person("ghost") is None
+
+
+async def test_an_import_slower_than_its_resume_time_is_applied_once(
+    start, new_settings, monkeypatch
+) -> None:
+    # Short leases, so the request renews several times while it applies; the service's own
+    # timer polls often, so it would take the import over at once if it could.
+    settings = new_settings(sla_lease_seconds=1.5, sla_poll_seconds=0.05, import_resume_seconds=1)
+    applied: list[str] = []
+    first_row, may_go_on = asyncio.Event(), asyncio.Event()
+    save_person = DirectoryStore.save_person
+
+    async def slow_save_person(self, person, **kw):
+        applied.append(person.id)
+        first_row.set()
+        await may_go_on.wait()
+        return await save_person(self, person, **kw)
+
+    async with start(settings) as service:
+        monkeypatch.setattr(DirectoryStore, "save_person", slow_save_person)  # after the seed
+        deps = service.deps
+        importing = asyncio.create_task(
+            import_directory(rows("4"), "application/json", actor=ADMIN, deps=deps)
+        )
+        await asyncio.wait_for(first_row.wait(), 10)
+        # The import is still applying when its resume time passes (by far).
+        service.clock.set(service.clock() + timedelta(hours=1))
+        other_replica = asyncio.create_task(import_timer(deps, owner="replica-b").run_due())
+        # Before: the timer claimed the journal (no lease on it) and applied the file again,
+        # waiting here on the same slow row; now it finds the entry leased by the request.
+        await asyncio.wait({other_replica}, timeout=5)
+        await asyncio.sleep(4)  # two lease lengths and more, and many polls of the service's timer
+        may_go_on.set()
+        result = await asyncio.wait_for(importing, 10)
+        assert await other_replica == 0
+    assert applied == ["pat4"]
+    assert result.counts("person")["created"] == 1

@@ -64,8 +64,9 @@ class Envelope(BaseModel):
         default=None,
         ge=1,
         description="Position of this event among its aggregate's events: 1, 2, 3, ... with no "
-        "gaps, assigned when the event is written. A consumer that last saw n and now gets n + 1 "
-        "is in step; more than n + 1 means it missed events; n or less is a duplicate or stale.",
+        "gaps, in the order they were written; assigned when the event is first published and "
+        "kept when it is published again. A consumer that last saw n and now gets n + 1 is in "
+        "step; more than n + 1 means it missed events; n or less is a duplicate or stale.",
     )
     data: dict[str, Any]
 

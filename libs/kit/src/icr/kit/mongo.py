@@ -75,3 +75,68 @@ async def apply_once(
         result = await collection.update_one(guard, guarded)
         return result.modified_count > 0
     return result.modified_count > 0 or result.upserted_id is not None
+
+
+async def record_once(collection: AsyncCollection[Document], key: str, doc: Document) -> bool:
+    """Inserts `doc` under `_id = key` unless a record with that key exists; True if inserted.
+
+    For effects that sum (points, balances, counts): derive `key` from the source event's id
+    (e.g. f"{event_id}:points") so each source event is counted once, forever. Unlike
+    `apply_once` (last 500 ids per document) and the inbox (purged after some days), the unique
+    `_id` never forgets, and a redelivery or replay years later still finds it.
+    """
+    try:
+        await collection.insert_one({**doc, "_id": key})
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+# Stages that read an index, and the name they report it under; real MongoDB answers a plain
+# `{_id: x}` with IDHACK / EXPRESS_IDHACK, which name no index.
+_INDEX_STAGES = {"IXSCAN", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN"}
+_ID_STAGES = {"IDHACK", "EXPRESS_IDHACK"}
+
+
+def index_of_plan(explain: Mapping[str, Any]) -> str | None:
+    """The index the winning plan of an `explain` result reads, or None for a collection scan.
+
+    Reads MongoDB's shape (`queryPlanner.winningPlan`, nested `inputStage`/`inputStages`, and
+    the slot-based engine's `winningPlan.queryPlan`), which the local stand-in answers too."""
+    planner = explain.get("queryPlanner", {})
+    nodes: list[Any] = [planner.get("winningPlan", {})]
+    while nodes:
+        node = nodes.pop(0)
+        if not isinstance(node, Mapping):
+            continue
+        stage = node.get("stage")
+        if stage in _INDEX_STAGES and node.get("indexName"):
+            return str(node["indexName"])
+        if stage in _ID_STAGES:
+            return "_id_"
+        nodes.extend([node.get("queryPlan"), node.get("inputStage"), *node.get("inputStages", [])])
+    return None
+
+
+async def winning_index(
+    collection: AsyncCollection[Document],
+    filter: Mapping[str, Any],
+    sort: Sequence[tuple[str, int]] | None = None,
+    *,
+    update: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Which index the server picks for `find(filter).sort(sort)`, or for `update_one(filter,
+    update)` when `update` is given (the explain command; None means a collection scan)."""
+    if update is not None:
+        command = {
+            "explain": {
+                "update": collection.name,
+                "updates": [{"q": dict(filter), "u": dict(update)}],
+            },
+            "verbosity": "queryPlanner",
+        }
+        return index_of_plan(await collection.database.command(command))
+    cursor = collection.find(dict(filter))
+    if sort:
+        cursor = cursor.sort(list(sort))
+    return index_of_plan(await cursor.explain())

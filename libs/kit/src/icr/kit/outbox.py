@@ -2,8 +2,9 @@
 
 A state change and the events it records are one atomic update of one document (MongoDB
 guarantees that without transactions). The `Relay` publishes pending events to Kafka in order,
-then removes them. A crash after publishing and before removal publishes them again with the
-same event ids, which consumers drop (see `icr.kit.inbox`); nothing is ever lost.
+numbers them per aggregate (`Envelope.sequence`), then removes them. A crash after publishing and
+before removal publishes them again with the same event ids and the same numbers, which
+consumers drop (see `icr.kit.inbox`); nothing is ever lost.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from icr.contracts import Envelope, Event
 from icr.kit import context, metrics
 from icr.kit.kafka import encode, headers_for
+from icr.kit.lease import CLOCK_COLLECTION, Lease, LeaseLost, ServerClock, forever, new_token
+from icr.kit.lease import retrying as retrying_for
 from icr.kit.mongo import Document
 from icr.kit.settings import ServiceSettings
 
@@ -31,20 +33,38 @@ log = logging.getLogger(__name__)
 PENDING = "outbox_pending"
 OUTBOX = "outbox"
 LEASE_OWNER = "outbox_lease_owner"
+"""The token of the claim that holds the lease (`<relay owner>:<random>`), or None."""
 LEASE_UNTIL = "outbox_lease_until"
+SINCE = "outbox_since"
+"""When the oldest pending event was written (None once nothing is pending)."""
+SEQ = "outbox_seq"
+"""How many of the document's events were published and settled: the last sequence number."""
 
-OUTBOX_INDEXES = [IndexModel([(PENDING, ASCENDING)], name="outbox_pending")]
+# The relay's scan: pending documents, oldest first, whose lease is over (Equality, Sort, Range).
+OUTBOX_INDEXES = [
+    IndexModel([(PENDING, ASCENDING), (SINCE, ASCENDING), (LEASE_UNTIL, ASCENDING)], name="outbox")
+]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ConcurrentUpdate(Exception):
     """The document changed since it was read; the caller reloads and decides again."""
 
 
-class Outbox:
-    """Turns events into outbox entries and writes them with the state they belong to."""
+class UnregisteredOutbox(RuntimeError):
+    """Events written to a collection no relay publishes would never leave it."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+
+class Outbox:
+    """Turns events into outbox entries and writes them with the state they belong to.
+
+    With `collections`, the outbox refuses (before writing anything) events for any other
+    collection: the runtime relays exactly the service's `outbox_collections`.
+    """
+
+    def __init__(self, settings: ServiceSettings, collections: Iterable[str] | None = None) -> None:
         self.settings = settings
+        self.collections = None if collections is None else frozenset(collections)
         self.wake = asyncio.Event()
         # Documents this process just gave events, by collection: the relay claims them by _id
         # at once instead of searching, which keeps publishing fast on a server without
@@ -54,6 +74,13 @@ class Outbox:
     def take_hints(self) -> dict[str, set[Any]]:
         hints, self.hints = self.hints, {}
         return hints
+
+    def _check(self, collection: AsyncCollection[Document]) -> None:
+        if self.collections is not None and collection.name not in self.collections:
+            raise UnregisteredOutbox(
+                f"events for {collection.name!r}, which is not in the service's "
+                f"outbox_collections {sorted(self.collections)}: no relay would publish them"
+            )
 
     def entries(self, events: Sequence[Event]) -> list[Document]:
         cause = context.current()
@@ -82,8 +109,18 @@ class Outbox:
         self, collection: AsyncCollection[Document], doc: Document, events: Sequence[Event]
     ) -> None:
         """Insert a new aggregate document with its first events (version 1)."""
+        self._check(collection)
         entries = self.entries(events)
-        await collection.insert_one({**doc, "version": 1, OUTBOX: entries, PENDING: bool(entries)})
+        await collection.insert_one(
+            {
+                **doc,
+                "version": 1,
+                OUTBOX: entries,
+                PENDING: bool(entries),
+                SINCE: datetime.now(UTC) if entries else None,
+                SEQ: 0,
+            }
+        )
         self._woken(collection, doc["_id"], entries)
 
     async def update(
@@ -97,6 +134,7 @@ class Outbox:
         extra: Document | None = None,
     ) -> None:
         """Replace `fields` and append `events` if the document is still at `expected_version`."""
+        self._check(collection)
         entries = self.entries(events)
         update: Document = {
             "$set": {**fields, "version": expected_version + 1},
@@ -105,6 +143,7 @@ class Outbox:
         if entries:
             update["$set"][PENDING] = True
             update.setdefault("$push", {})[OUTBOX] = {"$each": entries}
+            update.setdefault("$min", {})[SINCE] = datetime.now(UTC)
         result = await collection.update_one({"_id": key, "version": expected_version}, update)
         if result.matched_count == 0:
             raise ConcurrentUpdate(f"{collection.name}/{key} is no longer at v{expected_version}")
@@ -121,9 +160,16 @@ class Outbox:
 class Relay:
     """Publishes pending outbox entries of the given collections to Kafka.
 
-    Replicas share the work through a lease per document: a replica claims a document's pending
-    events for `outbox_lease_seconds`, so two replicas do not publish the same events at the same
-    time. If a lease runs out mid-publish the events may go out twice, with the same ids.
+    Replicas share the work through a lease per document (`icr.kit.lease`): a replica claims a
+    document's pending events for `outbox_lease_seconds` on the store's clock and renews the lease
+    while it sends them, so a live sender keeps its documents however long Kafka takes, and a dead
+    one's documents are taken over once its lease runs out (seconds). A sender that cannot renew
+    stops before its lease ends; its settle names its claim's token, so it never undoes the work
+    of the replica that took over.
+
+    A pass (the hinted documents, then a scan) publishes its documents concurrently inside one
+    `TaskGroup`: the pass ends only when every send of it has ended, so the next pass never finds
+    a document this process is still sending.
     """
 
     def __init__(
@@ -134,40 +180,48 @@ class Relay:
         outbox: Outbox,
         *,
         batch: int = 100,
+        clock: ServerClock | None = None,
     ) -> None:
         self.settings = settings
         self.collections = {c.name: c for c in collections}
         self.producer = producer
         self.outbox = outbox
         self.batch = batch
-        self.owner = f"{settings.service_name}-{secrets.token_hex(4)}"
+        self.owner = new_token(settings.service_name)
+        if clock is None:
+            if not collections:
+                raise ValueError("a relay needs a collection, or a clock")
+            clock = ServerClock(collections[0].database[CLOCK_COLLECTION])
+        self.clock = clock
+        self.lease_seconds = settings.outbox_lease_seconds
+        self._next_metrics = 0.0
 
     async def run(self) -> None:
         """Runs until cancelled; Kafka or MongoDB outages only delay publishing.
 
         Hinted documents (written by this process) go out as soon as they are written; a scan
         every `outbox_poll_seconds` finds the rest: other replicas' leftovers, events written
-        before a crash, and anything a failed pass left behind.
+        before a crash, documents whose lease ran out, and anything a failed pass left behind.
         """
         loop = asyncio.get_running_loop()
         next_scan = loop.time()
         while True:
-            self.outbox.wake.clear()
-            hints = self.outbox.take_hints()
             scan = loop.time() >= next_scan
-            try:
-                published = await self.publish_hinted(hints)
+
+            async def one_pass(scan: bool = scan) -> int:
+                self.outbox.wake.clear()
+                published = await self.publish_hinted(self.outbox.take_hints())
                 if scan:
                     published += await self.publish_pending()
-                    next_scan = loop.time() + self.settings.outbox_poll_seconds
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("outbox relay pass failed; retrying", exc_info=True)
-                published = 0
-                await asyncio.sleep(self.settings.outbox_poll_seconds)
+                return published
+
+            published = await forever(
+                "outbox relay pass", one_pass, base=self.settings.outbox_poll_seconds
+            )
+            if scan:
+                next_scan = loop.time() + self.settings.outbox_poll_seconds
             if published and scan:
-                next_scan = loop.time()  # the scan hit its batch size: more may be waiting
+                next_scan = loop.time()  # the scan hit documents: more may be waiting
                 continue
             timeout = max(0.0, next_scan - loop.time())
             with contextlib.suppress(TimeoutError):
@@ -182,33 +236,111 @@ class Relay:
         return total
 
     async def publish_pending(self) -> int:
+        """One scan: pending documents no live lease holds, oldest first, `batch` per collection."""
         total = 0
         for collection in self.collections.values():
+            now = await self.clock.now()
             candidates = await collection.find(
-                {PENDING: True}, projection={"_id": 1}, limit=self.batch
+                {PENDING: True, **_lease_over(now)},
+                projection={"_id": 1},
+                sort=[(PENDING, ASCENDING), (SINCE, ASCENDING)],
+                limit=self.batch,
             ).to_list()
             total += await self._publish(collection, [c["_id"] for c in candidates])
+        await self.update_metrics()
         return total
 
-    async def _publish(self, collection: AsyncCollection[Document], keys: list[Any]) -> int:
-        now = datetime.now(UTC)
-        docs = await asyncio.gather(*(self._claim(collection, key, now) for key in keys))
-        claimed = [doc for doc in docs if doc is not None and doc.get(OUTBOX)]
-        # Flagged but empty: a crash between removing the events and clearing the flag.
-        await asyncio.gather(
-            *(self._settle(collection, d["_id"], []) for d in docs if d and not d.get(OUTBOX))
-        )
-        # Documents go out concurrently (one producer batch carries many of them), but each
-        # document's events one after another: an event is sent only once the one before it
-        # is acknowledged, so a failed send can never be overtaken by its successor.
-        counts = await asyncio.gather(*(self._publish_document(collection, doc) for doc in claimed))
-        return sum(counts)
+    async def update_metrics(self, *, force: bool = False) -> None:
+        """Backlog and oldest pending age per collection, at most every few seconds."""
+        loop = asyncio.get_running_loop()
+        if not force and loop.time() < self._next_metrics:
+            return
+        self._next_metrics = loop.time() + self.settings.outbox_metrics_seconds
+        database = self.settings.database
+        for name, collection in self.collections.items():
+            backlog = await collection.count_documents({PENDING: True})
+            oldest = await collection.find_one(
+                {PENDING: True, SINCE: {"$gte": _EPOCH}},
+                projection={SINCE: 1},
+                sort=[(PENDING, ASCENDING), (SINCE, ASCENDING)],
+            )
+            age = 0.0
+            if oldest is not None:
+                since: datetime = oldest[SINCE]
+                since = since if since.tzinfo else since.replace(tzinfo=UTC)
+                age = max(0.0, (await self.clock.now() - since).total_seconds())
+            metrics.OUTBOX_BACKLOG.labels(database=database, collection=name).set(backlog)
+            metrics.OUTBOX_OLDEST_AGE.labels(database=database, collection=name).set(age)
 
-    async def _publish_document(self, collection: AsyncCollection[Document], doc: Document) -> int:
-        sent = []
-        for entry in doc[OUTBOX]:
+    async def _publish(self, collection: AsyncCollection[Document], keys: list[Any]) -> int:
+        if not keys:
+            return 0
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(self._claim_and_publish(collection, key)) for key in keys]
+        return sum(task.result() for task in tasks)
+
+    async def _claim_and_publish(self, collection: AsyncCollection[Document], key: Any) -> int:
+        """Claims one document and publishes its events; a failure stays with this document
+        (logged; its lease runs out and the events go out again, same ids and numbers)."""
+        try:
+            claim = await self._claim(collection, key)
+            if claim is None:
+                return 0
+            lease, doc = claim
+            return await lease.hold(lambda: self._publish_document(lease, doc))
+        except LeaseLost as lost:
+            log.warning("outbox lease lost; stopped sending", extra={"reason": str(lost)})
+        except Exception:
+            log.warning(
+                "outbox publish failed; retried once the lease runs out",
+                extra={"collection": collection.name, "doc_id": str(key)},
+                exc_info=True,
+            )
+        return 0
+
+    async def _claim(
+        self, collection: AsyncCollection[Document], key: Any
+    ) -> tuple[Lease, Document] | None:
+        token = new_token(self.owner)
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        now = await self.clock.now()
+        doc = await collection.find_one_and_update(
+            # Never our own live lease either: this process works on a document once at a time.
+            {"_id": key, PENDING: True, **_lease_over(now)},
+            {
+                "$set": {
+                    LEASE_OWNER: token,
+                    LEASE_UNTIL: now + timedelta(seconds=self.lease_seconds),
+                }
+            },
+            projection={OUTBOX: 1, SEQ: 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        lease = Lease(
+            collection=collection,
+            key=key,
+            token_field=LEASE_OWNER,
+            until_field=LEASE_UNTIL,
+            token=token,
+            seconds=self.lease_seconds,
+            clock=self.clock,
+            sure_until=0.0,
+        ).started(sent)
+        return lease, doc
+
+    async def _publish_document(self, lease: Lease, doc: Document) -> int:
+        # A document's events one after another: an event is sent only once the one before it
+        # is acknowledged, so a failed send can never be overtaken by its successor.
+        sent: list[str] = []
+        first = int(doc.get(SEQ) or 0) + 1
+        entries = doc.get(OUTBOX) or []
+        for number, entry in enumerate(entries, start=first):
+            lease.check()
             try:
-                await (await self._send(entry))
+                await (await self._send(entry, number))
             except Exception as exc:
                 log.warning(
                     "publish failed", extra={"event_id": entry["event_id"], "error": repr(exc)}
@@ -216,34 +348,12 @@ class Relay:
                 break
             sent.append(entry["event_id"])
             metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
-        await self._settle(collection, doc["_id"], sent)
+        oldest_left = entries[len(sent)]["envelope"]["time"] if len(sent) < len(entries) else None
+        await self._settle(lease, sent, oldest_left)
         return len(sent)
 
-    async def _claim(
-        self, collection: AsyncCollection[Document], key: Any, now: datetime
-    ) -> Document | None:
-        return await collection.find_one_and_update(
-            {
-                "_id": key,
-                PENDING: True,
-                "$or": [
-                    {LEASE_UNTIL: None},
-                    {LEASE_UNTIL: {"$lt": now}},
-                    {LEASE_OWNER: self.owner},
-                ],
-            },
-            {
-                "$set": {
-                    LEASE_OWNER: self.owner,
-                    LEASE_UNTIL: now + timedelta(seconds=self.settings.outbox_lease_seconds),
-                }
-            },
-            projection={OUTBOX: 1},
-            return_document=ReturnDocument.AFTER,
-        )
-
-    async def _send(self, entry: Document) -> asyncio.Future[Any]:
-        envelope = Envelope.model_validate(entry["envelope"])
+    async def _send(self, entry: Document, sequence: int) -> asyncio.Future[Any]:
+        envelope = Envelope.model_validate({**entry["envelope"], "sequence": sequence})
         future: asyncio.Future[Any] = await self.producer.send(
             entry["topic"],
             value=encode(envelope),
@@ -252,20 +362,52 @@ class Relay:
         )
         return future
 
-    async def _settle(
-        self, collection: AsyncCollection[Document], key: Any, sent: list[str]
-    ) -> None:
-        # Only while we still hold the lease: if it ran out and another replica took over, that
-        # replica publishes these events again (same ids) and removes them itself.
+    async def _settle(self, lease: Lease, sent: list[str], oldest_left: str | None) -> None:
+        """Removes the sent prefix and counts it into the sequence, in one write under the lease.
+
+        Retried briefly (a blip of the store should not make a whole batch go out twice); if the
+        lease is gone, whoever took over publishes these events again with the same ids and the
+        same numbers, since neither the array nor the counter moved.
+        """
         release: Document = {"$set": {LEASE_OWNER: None, LEASE_UNTIL: None}}
         if sent:
             release["$pull"] = {OUTBOX: {"event_id": {"$in": sent}}}
-        await collection.update_one({"_id": key, LEASE_OWNER: self.owner}, release)
+            release["$inc"] = {SEQ: len(sent)}
+        if oldest_left is not None:
+            release["$set"][SINCE] = datetime.fromisoformat(oldest_left)
+        collection = lease.collection
+        async for attempt in retrying_for("outbox settle", within=lease.seconds / 3):
+            with attempt:
+                lease.check()
+                await collection.update_one(lease.guard, release)
         # Clearing the flag only when the array is empty is atomic against a writer who pushed
         # new events meanwhile: its push set the flag and made the array non-empty.
         await collection.update_one(
-            {"_id": key, PENDING: True, OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}}
+            {"_id": lease.key, PENDING: True, OUTBOX: {"$size": 0}},
+            {"$set": {PENDING: False, SINCE: None}},
         )
 
     async def pending_count(self) -> int:
         return sum([await c.count_documents({PENDING: True}) for c in self.collections.values()])
+
+
+def _lease_over(now: datetime) -> Document:
+    return {"$or": [{LEASE_UNTIL: None}, {LEASE_UNTIL: {"$lt": now}}]}
+
+
+async def unrelayed_pending(
+    collections: dict[str, AsyncCollection[Document]], relayed: Iterable[str]
+) -> list[str]:
+    """Collections outside `relayed` that carry an outbox index and hold pending events: their
+    events would never be published (the service's spec lost a collection it once relayed)."""
+    relayed = set(relayed)
+    stray = []
+    for name, collection in collections.items():
+        if name in relayed:
+            continue
+        indexes = await collection.index_information()
+        if not any(PENDING in dict(info.get("key", [])) for info in indexes.values()):
+            continue
+        if await collection.find_one({PENDING: True}, projection={"_id": 1}) is not None:
+            stray.append(name)
+    return stray

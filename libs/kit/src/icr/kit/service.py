@@ -26,14 +26,15 @@ from tenacity import (
 )
 
 from icr.contracts.topics import Topic
-from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
+from icr.kit.consumer import CONSUMER_INDEXES, ConsumerRunner, Subscription, dead_letter_topic
 from icr.kit.health import Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
 from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox, purge_inbox
 from icr.kit.kafka import build_producer, ensure_topics
+from icr.kit.lease import CLOCK_COLLECTION, ServerClock
 from icr.kit.logging import configure_logging
 from icr.kit.mongo import Mongo
-from icr.kit.outbox import OUTBOX_INDEXES, Outbox, Relay
+from icr.kit.outbox import OUTBOX_INDEXES, Outbox, Relay, UnregisteredOutbox, unrelayed_pending
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -65,11 +66,12 @@ class Runtime:
         self.spec = spec
         self.settings = spec.settings
         self.mongo = Mongo(spec.settings)
-        self.outbox = Outbox(spec.settings)
+        self.outbox = Outbox(spec.settings, spec.outbox_collections)
         self.producer: AIOKafkaProducer | None = None
         self.relay: Relay | None = None
         self.consumers: list[ConsumerRunner] = []
         self.started = asyncio.Event()
+        self.fatal: Exception | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.readiness = Readiness()
         self.readiness.add("mongo", self.mongo.ping)
@@ -82,6 +84,8 @@ class Runtime:
         await self.producer.client.fetch_all_metadata()
 
     async def _startup_check(self) -> None:
+        if self.fatal is not None:
+            raise RuntimeError(f"cannot start: {self.fatal}")
         if not self.started.is_set():
             raise RuntimeError("still starting (waiting for the store or Kafka)")
         for runner in self.consumers:
@@ -93,10 +97,19 @@ class Runtime:
 
     async def _supervise(self) -> None:
         spec, settings = self.spec, self.settings
-        indexes = {**spec.indexes, INBOX_COLLECTION: INBOX_INDEXES}
+        indexes = {**spec.indexes, INBOX_COLLECTION: INBOX_INDEXES, **CONSUMER_INDEXES}
         for name in spec.outbox_collections:
             indexes[name] = [*indexes.get(name, []), *OUTBOX_INDEXES]
         await _retry("store", lambda: self.mongo.ensure_indexes(indexes))
+        stray = await _retry("store", self._unrelayed_outboxes)
+        if stray:
+            # Fail loudly rather than leave events behind that no relay of ours will publish.
+            self.fatal = UnregisteredOutbox(
+                f"collections {stray} hold unpublished outbox events but are not in the "
+                f"service's outbox_collections {list(spec.outbox_collections)}"
+            )
+            log.critical("outbox spec does not cover the store", extra={"collections": stray})
+            return
         subscriptions = [build(self) for build in spec.subscriptions]
         dead_letters = [dead_letter_topic(s.group) for s in subscriptions]
         await _retry("topics", lambda: ensure_topics(settings, spec.produces, dead_letters))
@@ -106,6 +119,7 @@ class Runtime:
             [self.mongo.collection(n) for n in spec.outbox_collections],
             self.producer,
             self.outbox,
+            clock=ServerClock(self.mongo.collection(CLOCK_COLLECTION)),
         )
         self._spawn("relay", self.relay.run())
         for sub in subscriptions:
@@ -125,6 +139,11 @@ class Runtime:
             self._spawn(getattr(worker, "__name__", "worker"), worker(self))
         self.started.set()
         log.info("service started")
+
+    async def _unrelayed_outboxes(self) -> list[str]:
+        names = await self.mongo.db.list_collection_names()
+        collections = {name: self.mongo.collection(name) for name in names}
+        return await unrelayed_pending(collections, self.spec.outbox_collections)
 
     async def _start_producer(self) -> AIOKafkaProducer:
         producer = build_producer(self.settings)
@@ -148,6 +167,9 @@ class Runtime:
         self.tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
+        # Consumers leave their groups after the record in flight, so it is not redone elsewhere.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(r.stop() for r in self.consumers)), 5)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -55,12 +55,41 @@ class ServiceSettings(BaseSettings):
         default=1.0, description="How often the relay looks for events it was not woken for."
     )
     outbox_lease_seconds: float = Field(
-        default=30.0, description="How long one relay replica owns a document's pending events."
+        default=5.0,
+        gt=0,
+        description="How long one relay replica owns a document's pending events without "
+        "renewing; the lease is renewed every third of it while sending, so after a crash the "
+        "dead replica's events go out again within this long.",
+    )
+    outbox_metrics_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the relay counts the backlog and oldest pending age per collection.",
     )
     consumer_max_attempts: int = Field(
         default=5, description="Attempts before an event goes to the dead-letter topic."
     )
-    consumer_retry_backoff_seconds: float = Field(default=0.2)
+    consumer_retry_backoff_seconds: float = Field(
+        default=0.2, description="First retry delay of a failing handler (doubles, with jitter)."
+    )
+    consumer_max_poll_interval_ms: int = Field(
+        default=60_000,
+        description="Kafka's max.poll.interval.ms: a member that does not poll for this long is "
+        "evicted from its group. Must be at least twice consumer_record_budget_seconds.",
+    )
+    consumer_record_budget_seconds: float = Field(
+        default=20.0,
+        description="Time one record may take (all its attempts and waits for the store or "
+        "broker) before the consumer seeks back to it and polls again to stay in the group.",
+    )
+    consumer_hold_check_seconds: float = Field(
+        default=2.0, description="How often a consumer looks for operator actions on its holds."
+    )
+    kafka_min_insync_replicas: int = Field(
+        default=1,
+        description="min.insync.replicas of created topics: 2 in production (replication 3), "
+        "so acks=all means two copies; 1 locally with one broker.",
+    )
     inbox_retention_days: float = Field(
         default=30.0,
         description="How long processed event ids are remembered; older redeliveries (a replay) "

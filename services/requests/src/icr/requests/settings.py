@@ -36,7 +36,11 @@ class RequestsSettings(ServiceSettings):
         default=1.0, gt=0, description="How often the SLA scheduler looks for due timers."
     )
     sla_lease_seconds: float = Field(
-        default=30.0, gt=0, description="How long one replica owns a due timer while handling it."
+        default=5.0,
+        gt=0,
+        description="How long one replica owns a due timer (or a running import) without "
+        "renewing; renewed every third of it while the work runs, so a replica that dies "
+        "mid-timer delays it by at most this long.",
     )
     import_resume_seconds: float = Field(
         default=60.0,

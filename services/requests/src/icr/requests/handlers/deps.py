@@ -8,10 +8,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from icr.kit.mongo import Mongo
+from pymongo.asynchronous.collection import AsyncCollection
+
+from icr.kit.mongo import Document, Mongo
 from icr.kit.outbox import ConcurrentUpdate, Outbox
 from icr.requests.clock import Clock, system_clock
 from icr.requests.domain.lifecycle import LifecyclePolicy
+from icr.requests.handlers.ports import (
+    CatalogRepository,
+    DirectoryRepository,
+    ImportJournalRepository,
+    RequestRepository,
+)
 from icr.requests.settings import RequestsSettings
 from icr.requests.store import CatalogStore, DirectoryStore, ImportJournal, RequestStore
 
@@ -22,10 +30,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Deps:
-    directory: DirectoryStore
-    catalog: CatalogStore
-    requests: RequestStore
-    imports: ImportJournal
+    """Stores are typed by their ports: `build` wires the Mongo ones, tests may hand fakes."""
+
+    directory: DirectoryRepository
+    catalog: CatalogRepository
+    requests: RequestRepository
+    imports: ImportJournalRepository
     settings: RequestsSettings
     clock: Clock = system_clock
 
@@ -38,7 +48,7 @@ class Deps:
             directory=DirectoryStore(mongo, outbox),
             catalog=CatalogStore(mongo, outbox),
             requests=RequestStore(mongo, outbox, policy),
-            imports=ImportJournal(mongo),
+            imports=ImportJournal(mongo, lease_seconds=settings.sla_lease_seconds),
             settings=settings,
             clock=clock,
         )
@@ -46,6 +56,13 @@ class Deps:
     @property
     def policy(self) -> LifecyclePolicy:
         return self.requests.policy
+
+
+def timer_collection(store: object) -> AsyncCollection[Document]:
+    """The collection a durable timer (`DueWork`) scans; timers run on the Mongo stores only."""
+    if isinstance(store, RequestStore | ImportJournal):
+        return store.collection
+    raise TypeError(f"durable timers need a Mongo store, not {type(store).__name__}")
 
 
 async def retrying(deps: Deps, attempt: Callable[[], Awaitable[T]]) -> T:

@@ -25,7 +25,7 @@ from icr.requests.domain.access import Actor, can_manage_directory
 from icr.requests.domain.calendar import WEEKDAYS, BusinessCalendar
 from icr.requests.domain.directory import Department, Person, Role
 from icr.requests.domain.errors import FieldError, Forbidden, InvalidInput
-from icr.requests.handlers.deps import Deps, retrying
+from icr.requests.handlers.deps import Deps, retrying, timer_collection
 from icr.requests.handlers.errors import ImportPending, ImportRejected, RowReport
 from icr.requests.store import Saved
 from icr.requests.store.imports import RESUME_DUE
@@ -295,17 +295,23 @@ async def import_directory(
         at=now,
         resume_at=now + timedelta(seconds=deps.settings.import_resume_seconds),
     )
-    try:
+
+    async def apply_and_finish() -> ImportResult:
         result = await _apply(rows, deps)
+        await deps.imports.finish(
+            import_id, status="applied", at=deps.clock(), summary=result.summary()
+        )
+        return result
+
+    try:
+        # Under the entry's lease, renewed while it runs, finish included: however long the
+        # apply takes, the timer does not apply the file a second time meanwhile.
+        return await deps.imports.applying(import_id, apply_and_finish)
     except Exception as exc:
         # Half-applied is not an end state: the journal entry stays open and the scheduler
         # applies the whole file again once its resume time passes.
         log.exception("import failed part-way; it will be resumed", extra={"import_id": import_id})
         raise ImportPending(import_id, type(exc).__name__) from exc
-    await deps.imports.finish(
-        import_id, status="applied", at=deps.clock(), summary=result.summary()
-    )
-    return result
 
 
 async def resume_import(import_id: str, now: datetime, *, deps: Deps) -> None:
@@ -332,11 +338,11 @@ async def resume_import(import_id: str, now: datetime, *, deps: Deps) -> None:
 
 def import_timer(deps: Deps, *, owner: str) -> DueWork:
     return DueWork(
-        deps.imports.collection,
+        timer_collection(deps.imports),
         due_field=RESUME_DUE,
         handler=lambda import_id, now: resume_import(import_id, now, deps=deps),
         owner=owner,
-        lease_seconds=deps.settings.import_resume_seconds,
+        lease_seconds=deps.settings.sla_lease_seconds,
         poll_seconds=deps.settings.sla_poll_seconds,
         clock=deps.clock,
     )

@@ -20,7 +20,7 @@ from icr.kit.service import Runtime, Worker
 from icr.requests.clock import Clock, system_clock
 from icr.requests.domain.lifecycle import Status
 from icr.requests.domain.timeline import SYSTEM
-from icr.requests.handlers.deps import Deps, retrying
+from icr.requests.handlers.deps import Deps, retrying, timer_collection
 from icr.requests.handlers.importing import import_timer
 from icr.requests.handlers.subrequests import sync_parent
 from icr.requests.settings import RequestsSettings
@@ -76,7 +76,7 @@ def sla_timers(deps: Deps, *, owner: str | None = None) -> list[DueWork]:
     """The two durable timers of this service, sharing one owner name for their leases."""
     owner = owner or f"requests-{secrets.token_hex(4)}"
     settings = deps.settings
-    collection = deps.requests.collection
+    collection = timer_collection(deps.requests)
 
     async def on_sla(request_id: str, now: datetime) -> None:
         await check_sla_when_due(request_id, now, deps=deps)

@@ -9,14 +9,20 @@ never left half-applied for good.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bson import Binary
 
+from icr.kit.lease import CLOCK_COLLECTION, Lease, ServerClock
 from icr.kit.mongo import Document, Mongo
-from icr.kit.scheduler import due_index
+from icr.kit.scheduler import due_index, due_lease, release_due_lease
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IMPORTS = "directory_imports"
 RESUME_DUE = "resume_at"
@@ -33,8 +39,11 @@ class JournaledImport:
 
 
 class ImportJournal:
-    def __init__(self, mongo: Mongo) -> None:
+    def __init__(self, mongo: Mongo, *, lease_seconds: float = 5.0) -> None:
         self.collection = mongo.collection(IMPORTS)
+        self.lease_seconds = lease_seconds
+        self.clock = ServerClock(mongo.collection(CLOCK_COLLECTION))
+        self._leases: dict[str, Lease] = {}
 
     async def begin(
         self,
@@ -46,6 +55,16 @@ class ImportJournal:
         at: datetime,
         resume_at: datetime,
     ) -> None:
+        """Journals the import, leased to this process (which applies it itself, see `applying`)."""
+        lease, fields = await due_lease(
+            self.collection,
+            RESUME_DUE,
+            key=import_id,
+            owner=f"import-{import_id}",
+            lease_seconds=self.lease_seconds,
+            clock=self.clock,
+        )
+        self._leases[import_id] = lease
         await self.collection.insert_one(
             {
                 "_id": import_id,
@@ -56,8 +75,23 @@ class ImportJournal:
                 "status": "applying",
                 "started_at": at,
                 RESUME_DUE: resume_at,
+                **fields,
             }
         )
+
+    async def applying(self, import_id: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Runs `work` (apply the rows, then `finish`) while renewing the entry's lease, so the
+        scheduler does not resume an import its writer is still applying, however long that
+        takes; the lease is freed afterwards, also when `work` fails (the scheduler then resumes
+        the import once its resume time passes). Raises `LeaseLost` if the lease was lost."""
+        lease = self._leases.pop(import_id)
+        try:
+            return await lease.hold(work)
+        finally:
+            try:
+                await release_due_lease(self.collection, RESUME_DUE, lease)
+            except Exception:
+                log.warning("import lease not freed; it runs out", exc_info=True)
 
     async def get(self, import_id: str) -> JournaledImport | None:
         doc = await self.collection.find_one({"_id": import_id})
