@@ -4,9 +4,12 @@
     python deploy/local/apps.py up|down|status [--profile dev|test]
 
 Each app is `uvicorn icr.<app>.main:app` from the project's virtualenv, detached in its own
-process group, with a pid file and a log under .local/<profile>/. `up` waits until every app's
-/health/ready answers 200, so the platform is usable when it returns. Kafka and MongoDB come
-from deploy/local/infra.py (or MONGO_URL / KAFKA_BOOTSTRAP_SERVERS). Stdlib only.
+process group, with a pid file and a log under .local/<profile>/apps/ ($ICR_STATE_DIR/<profile>/
+apps/ if set). `up` starts any app that is not running (a pid file whose process is gone, a
+zombie, or another program is "not running") and waits until every app's /health/ready answers
+200, so the platform is usable when it returns. The apps connect to the Kafka and MongoDB that
+`infra.py env` names for the same profile (its ports, ICR_KAFKA_PORT / ICR_MONGO_PORT, or
+MONGO_URL / KAFKA_BOOTSTRAP_SERVERS), so two platforms on different ports never mix. Stdlib only.
 """
 
 from __future__ import annotations
@@ -24,15 +27,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+STATE = Path(os.environ.get("ICR_STATE_DIR") or REPO / ".local")
 HOST = "127.0.0.1"
 READY_TIMEOUT = float(os.environ.get("ICR_APPS_TIMEOUT", "90"))
 
-# Port bases per profile; the order is also the start order (the gateway last).
-PROFILES = {
-    "dev": {"base": 8000, "kafka": "127.0.0.1:9092", "mongo": 27017},
-    "test": {"base": 18000, "kafka": "127.0.0.1:19092", "mongo": 27018},
-}
+# Port bases per profile.
+PROFILES = {"dev": {"base": 8000}, "test": {"base": 18000}}
+# The order is also the start order (the gateway last).
 APPS = {"requests": 1, "feedback": 2, "incentives": 3, "gateway": 0}
 
 
@@ -49,11 +52,26 @@ def ports(profile: str) -> dict[str, int]:
     return {name: base + offset for name, offset in APPS.items()}
 
 
+def infra_env(profile: str) -> dict[str, str]:
+    """The addresses `infra.py env` gives for this profile: the running instances' ports, else
+    ICR_KAFKA_PORT / ICR_MONGO_PORT or the defaults, unless the environment names others."""
+    result = subprocess.run(
+        [sys.executable, str(HERE / "infra.py"), "env", "--profile", profile],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise AppsError(f"infra.py env failed: {result.stderr.strip()}")
+    out = {}
+    for line in result.stdout.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        out[name] = value.strip("'")
+    return out
+
+
 def app_env(profile: str) -> dict[str, str]:
-    conf, port = PROFILES[profile], ports(profile)
-    env = dict(os.environ)
-    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", str(conf["kafka"]))
-    env.setdefault("MONGO_URL", f"mongodb://{HOST}:{conf['mongo']}/?directConnection=true")
+    port = ports(profile)
+    env = {**os.environ, **infra_env(profile)}
     if profile == "dev":
         # A local platform starts with an empty directory; `admin` may load the first one.
         env.setdefault("BOOTSTRAP_ADMINS", "admin")
@@ -63,17 +81,35 @@ def app_env(profile: str) -> dict[str, str]:
 
 
 def run_dir(profile: str) -> Path:
-    return REPO / ".local" / profile / "apps"
+    return STATE / profile / "apps"
 
 
 def pid_of(profile: str, name: str) -> int | None:
-    pidfile = run_dir(profile) / f"{name}.pid"
+    """The pid in the app's pid file if that process is alive and is that app.
+
+    `kill(pid, 0)` alone is not enough: a killed app nobody reaped is a zombie that still
+    answers it, and a recycled pid may belong to any other program."""
     try:
-        pid = int(pidfile.read_text())
-        os.kill(pid, 0)
+        pid = int((run_dir(profile) / f"{name}.pid").read_text())
     except (OSError, ValueError):
         return None
-    return pid
+    return pid if _is_app(pid, name) else None
+
+
+def _is_app(pid: int, name: str) -> bool:
+    if not Path("/proc/self/stat").exists():  # no procfs (macOS): the weaker check
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    try:
+        # The state follows the command name, which may itself contain ") ".
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X") and f"icr.{name}.main:app" in argv
 
 
 def ready(port: int) -> tuple[bool, str]:
@@ -167,7 +203,7 @@ def down(profile: str) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
             for _ in range(100):
-                if pid_of(profile, name) is None or not _alive(pid):
+                if pid_of(profile, name) is None:
                     break
                 time.sleep(0.1)
             else:
@@ -175,21 +211,6 @@ def down(profile: str) -> None:
                     os.killpg(pid, signal.SIGKILL)
             say(f"{name} stopped")
         (folder / f"{name}.pid").unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        waited = 0
-    if waited:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
 def status(profile: str) -> None:

@@ -31,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 HOST = "127.0.0.1"  # loopback only: nothing here is meant to be reachable from outside
 CACHE = Path(os.environ.get("ICR_CACHE_DIR") or Path.home() / ".cache" / "icr")
+# Where each profile keeps its data, logs and pid files; a second platform needs its own.
+STATE = Path(os.environ.get("ICR_STATE_DIR") or REPO / ".local")
 STOP_TIMEOUT = 20.0
 BANNER = "\n=== infra.py start"
 MIN_JAVA = 17  # Kafka 4.x brokers and mongo-java-server 1.4x both need Java 17
@@ -82,7 +84,7 @@ class Service:
 
     def __init__(self, profile: str) -> None:
         self.profile, self.conf = profile, PROFILES[profile]
-        self.dir = REPO / ".local" / profile / self.name
+        self.dir = STATE / profile / self.name
         self.pidfile = self.dir / f"{self.name}.pid"
         self.out = self.dir / f"{self.name}.out"  # the JVM's stdout/stderr
         env = f"ICR_{self.name.upper()}"
@@ -214,6 +216,8 @@ class Service:
                 start_new_session=True,
             )
         self.pidfile.write_text(f"{proc.pid}\n")
+        # What `env` reports while this instance runs, whatever ports the caller's shell has.
+        (self.dir / "address").write_text(f"{HOST}:{self.port}\n")
         self.started = time.monotonic()
         say(f"{self.name} starting (pid {proc.pid}), logs in {self.dir}")
         return proc
@@ -264,6 +268,13 @@ class Service:
             raise InfraError(f"could not stop {self.name} pid {pid}; kill it by hand")
         self.pidfile.unlink(missing_ok=True)
         say(f"{self.name} stopped (pid {pid})")
+
+    def address(self) -> str:
+        """host:port of the running instance, else of the one `up` would start."""
+        if self.pid() is not None:
+            with contextlib.suppress(OSError):
+                return (self.dir / "address").read_text().strip()
+        return f"{HOST}:{self.port}"
 
     def status(self) -> str:
         if (pid := self.pid()) is None:
@@ -452,8 +463,8 @@ def main() -> int:
     kafka, mongo = Kafka(args.profile), Mongo(args.profile)
 
     if args.command == "env":
-        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"{HOST}:{kafka.port}"
-        url = os.environ.get("MONGO_URL") or f"mongodb://{HOST}:{mongo.port}/?directConnection=true"
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or kafka.address()
+        url = os.environ.get("MONGO_URL") or f"mongodb://{mongo.address()}/?directConnection=true"
         print(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap}\nexport MONGO_URL='{url}'")
         return 0
     if args.command == "status":
@@ -462,7 +473,7 @@ def main() -> int:
             print(svc.status())
         return 0 if all(s.pid() and s.probe() for s in services) else 3
 
-    base = REPO / ".local" / args.profile
+    base = STATE / args.profile
     base.mkdir(parents=True, exist_ok=True)
     # One up/down at a time per profile (e.g. two terminals, or tests started in parallel).
     with open(base / ".lock", "w") as lock:

@@ -43,7 +43,15 @@ class ServiceClient:
             headers["x-correlation-id"] = cause.correlation_id
         if actor_id:
             headers["x-actor-id"] = actor_id
-        response = await self.http.request(method, path, headers=headers, **kwargs)
+        try:
+            response = await self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.TransportError as exc:
+            # Refused, reset or timed out: the same answer a service gives when its own store
+            # is down, so callers handle one shape.
+            message = f"{self.name} is unavailable: {type(exc).__name__}"
+            raise UpstreamError(
+                self.name, 503, {"error": {"code": "unavailable", "message": message}}
+            ) from exc
         if response.status_code >= 400:
             try:
                 body = response.json()

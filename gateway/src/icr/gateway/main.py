@@ -14,7 +14,7 @@ from icr.gateway.context import get_context
 from icr.gateway.schema import schema
 from icr.gateway.settings import GatewaySettings
 from icr.kit.health import Check, Readiness, health_router
-from icr.kit.http import install_middleware
+from icr.kit.http import Deadlines, install_middleware
 from icr.kit.logging import configure_logging
 
 
@@ -36,7 +36,9 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             await clients.close()
 
     app = FastAPI(title="ICR gateway", lifespan=lifespan)
-    install_middleware(app, max_body_bytes=settings.max_body_bytes)
+    install_middleware(
+        app, max_body_bytes=settings.max_body_bytes, deadlines=Deadlines.of(settings)
+    )
     app.include_router(health_router(lambda request: _readiness(request)))
     graphql = GraphQLRouter(
         schema,

@@ -1,26 +1,182 @@
-"""HTTP plumbing shared by services: causation middleware and problem responses."""
+"""HTTP plumbing shared by services: causation, deadlines, outages and problem responses."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
+import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import pymongo
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+)
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure, PyMongoError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from icr.kit import context, metrics
-from icr.kit.context import Causation, new_causation, parse_traceparent
+from icr.kit.context import new_causation
 from icr.kit.logging import log_context
+from icr.kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
 
 
-def problem(status: int, code: str, message: str, **details: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **details: Any
+) -> JSONResponse:
     """An error body every client can rely on: a stable code, a message, optional details."""
     return JSONResponse(
-        {"error": {"code": code, "message": message, **details}}, status_code=status
+        {"error": {"code": code, "message": message, **details}},
+        status_code=status,
+        headers=headers,
     )
+
+
+_KAFKA_UNAVAILABLE = (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the store or broker cannot be reached right now".
+
+    PyMongo: every ConnectionFailure (AutoReconnect and its internal _OperationCancelled,
+    NetworkTimeout, ServerSelectionTimeoutError, WaitQueueTimeoutError) and every error PyMongo
+    itself flags as a timeout (ExecutionTimeout, WTimeoutError, client-side operation timeouts).
+    aiokafka: connection and timeout errors, and any error it marks retriable.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_unavailable(e) for e in exc.exceptions)
+    if isinstance(exc, PyMongoError):
+        return isinstance(exc, ConnectionFailure) or exc.timeout
+    if isinstance(exc, _KAFKA_UNAVAILABLE):
+        return True
+    return isinstance(exc, KafkaError) and bool(exc.retriable)
+
+
+@dataclasses.dataclass(frozen=True)
+class Deadlines:
+    """How long a request may take before it answers 503; `bulk_paths` (imports) get longer."""
+
+    seconds: float = 5.0
+    retry_after_seconds: int = 2
+    bulk_paths: Sequence[str] = ()
+    bulk_seconds: float = 120.0
+
+    @classmethod
+    def of(cls, settings: ServiceSettings, bulk_paths: Sequence[str] = ()) -> Deadlines:
+        return cls(
+            seconds=settings.request_timeout_seconds,
+            retry_after_seconds=settings.retry_after_seconds,
+            bulk_paths=tuple(bulk_paths),
+            bulk_seconds=settings.bulk_request_timeout_seconds,
+        )
+
+    def store_seconds(self, seconds: float) -> float:
+        """PyMongo's budget: the deadline less a margin in which a store timeout is answered."""
+        return seconds - min(0.5, seconds / 5)
+
+    def for_path(self, path: str) -> float:
+        if any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.bulk_paths):
+            return self.bulk_seconds
+        return self.seconds
+
+
+class Unavailable:
+    """Answers 503 with Retry-After, in the services' error shape, when the store or broker is
+    down or the request outlives its deadline, instead of hanging or answering a bare 500.
+
+    The deadline is enforced twice. PyMongo's client-side operation timeout (`pymongo.timeout`)
+    bounds server selection, pool checkout and every round trip of the request's store calls; it
+    expires a little before the deadline so store calls end with PyMongo's own timeout errors,
+    not by cancellation (a cancelled PyMongo pool wait can block on re-acquiring the pool's lock).
+    An asyncio deadline is the backstop for anything else that waits: at the deadline the request
+    is answered 503 even if its work has not unwound yet; that work is left to end by itself
+    (not cancelled, see `_abandon`; `icr_http_abandoned_requests` counts it) and whatever it
+    still sends is dropped. Writes are single atomic documents (state and outbox together), so a
+    request cut by its deadline leaves the whole write or none of it; a write whose acknowledgement
+    was lost may still have landed, and a retry meets the usual 409 / idempotent paths.
+    """
+
+    def __init__(self, app: ASGIApp, deadlines: Deadlines) -> None:
+        self.app = app
+        self.deadlines = deadlines
+        self._abandoned: set[asyncio.Future[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = answered = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the deadline answered this request already
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        seconds = self.deadlines.for_path(scope.get("path", ""))
+        with pymongo.timeout(self.deadlines.store_seconds(seconds)):
+            # The task copies this context, PyMongo's deadline included.
+            work = asyncio.ensure_future(self.app(scope, receive, tracking))
+        try:
+            await asyncio.wait({work}, timeout=seconds)
+        except asyncio.CancelledError:
+            work.cancel()  # the server or client gave up on this request
+            raise
+        if not work.done():
+            if started:  # a response is under way: let it finish
+                await work
+                return
+            answered = True
+            self._abandon(work)
+            log.warning("request deadline exceeded", extra={"deadline_seconds": seconds})
+            message = f"the request did not finish within {seconds:g}s; try again shortly"
+            await self._refuse(scope, receive, send, message)
+            return
+        error = work.exception()
+        if error is None:
+            return
+        if started or not (isinstance(error, TimeoutError) or is_unavailable(error)):
+            raise error
+        log.warning("store or broker unavailable", extra={"error": repr(error)[:300]})
+        message = "a store or broker this service needs is unavailable; try again shortly"
+        await self._refuse(scope, receive, send, message)
+
+    def _abandon(self, work: asyncio.Future[None]) -> None:
+        """Leave work past its deadline to end on its own (its store calls end at PyMongo's
+        deadline), referenced until then so its outcome is collected. It is not cancelled:
+        a cancellation inside PyMongo's pool can leave the pool's lock held for good."""
+        self._abandoned.add(work)
+        metrics.HTTP_ABANDONED.inc()
+
+        def collected(done: asyncio.Future[None]) -> None:
+            self._abandoned.discard(done)
+            metrics.HTTP_ABANDONED.dec()
+            if not done.cancelled() and done.exception() is not None:
+                log.info("abandoned request ended", extra={"error": repr(done.exception())[:300]})
+
+        work.add_done_callback(collected)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, message: str) -> None:
+        retry = str(max(1, math.ceil(self.deadlines.retry_after_seconds)))
+        response = problem(503, "unavailable", message, headers={"Retry-After": retry})
+        await response(scope, receive, send)
 
 
 async def validation_problem(_: Request, exc: Exception) -> JSONResponse:
@@ -82,19 +238,24 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
-def install_middleware(app: FastAPI, *, max_body_bytes: int = 1_000_000) -> None:
+def install_middleware(
+    app: FastAPI, *, max_body_bytes: int = 1_000_000, deadlines: Deadlines | None = None
+) -> None:
+    # Starlette runs the middleware added last first: causation, then deadlines, then the limit.
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(Unavailable, deadlines=deadlines or Deadlines())
     app.add_exception_handler(RequestValidationError, validation_problem)
 
     @app.middleware("http")
     async def causation_and_metrics(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        cause = parse_traceparent(request.headers.get("traceparent")) or new_causation()
+        # This request is a span of its own, parented by the caller's span (if it sent one).
+        cause = context.extract(request.headers) or new_causation()
         # Every flow gets a correlation id: the caller's, or the trace's, which every event and
         # log line of the flow then shares.
         correlation = request.headers.get("x-correlation-id") or cause.trace_id
-        cause = Causation(cause.trace_id, cause.span_id, correlation_id=correlation)
+        cause = dataclasses.replace(cause, correlation_id=correlation)
         request_id = request.headers.get("x-request-id") or cause.span_id
         started = time.perf_counter()
         with context.causation(cause), log_context(request_id=request_id):
@@ -103,5 +264,5 @@ def install_middleware(app: FastAPI, *, max_body_bytes: int = 1_000_000) -> None
         metrics.HTTP_REQUESTS.labels(
             request.method, getattr(route, "path", "unmatched"), str(response.status_code)
         ).observe(time.perf_counter() - started)
-        response.headers["traceparent"] = cause.traceparent
+        response.headers.update(cause.headers())
         return response

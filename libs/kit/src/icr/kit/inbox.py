@@ -1,7 +1,9 @@
 """The inbox: which events each consumer group has already processed.
 
 Kafka delivers at least once (a rebalance or crash before the offset commit redelivers), so
-every consumer checks the inbox before handling and records the event id after. A handler whose
+every consumer checks the inbox before handling an event without a sequence number and records
+the event id after; events with `Envelope.sequence` use `Positions` instead (one record per
+aggregate, never purged). A handler whose
 effect is one document update should also guard that update with `apply_once` so the effect
 and its record are atomic; the inbox then only saves the work of re-running it.
 """
@@ -49,9 +51,47 @@ class Inbox:
     async def seen(self, event_id: str) -> bool:
         return await self.collection.find_one({"_id": self._key(event_id)}, {"_id": 1}) is not None
 
-    async def record(self, event_id: str) -> None:
+    async def record(self, event_id: str, status: str = "applied") -> None:
+        """`status` says why the id is done: applied, skipped by an operator, or dead-lettered
+        (an undecodable record, whose id is its position)."""
         # A concurrent redelivery may have recorded it first; that is the point.
         with contextlib.suppress(DuplicateKeyError):
             await self.collection.insert_one(
-                {"_id": self._key(event_id), "group": self.group, "at": datetime.now(UTC)}
+                {
+                    "_id": self._key(event_id),
+                    "group": self.group,
+                    "status": status,
+                    "at": datetime.now(UTC),
+                }
             )
+
+
+POSITIONS_COLLECTION = "consumer_positions"
+
+
+class Positions:
+    """The last applied sequence number per (group, topic, aggregate).
+
+    For events that carry `Envelope.sequence` this one record replaces the inbox: an event at or
+    below the position is a duplicate or stale and is skipped; the write after applying is the
+    only store call the consumer adds. Only the member owning the aggregate's partition writes
+    it, so that member may cache it (`$max` keeps it monotonic even if two members overlap).
+    """
+
+    def __init__(self, collection: AsyncCollection[Document], group: str) -> None:
+        self.collection = collection
+        self.group = group
+
+    def _key(self, topic: str, aggregate_id: str) -> str:
+        return f"{self.group}|{topic}|{aggregate_id}"
+
+    async def last(self, topic: str, aggregate_id: str) -> int:
+        doc = await self.collection.find_one({"_id": self._key(topic, aggregate_id)}, {"seq": 1})
+        return int(doc["seq"]) if doc else 0
+
+    async def advance(self, topic: str, aggregate_id: str, sequence: int) -> None:
+        await self.collection.update_one(
+            {"_id": self._key(topic, aggregate_id)},
+            {"$max": {"seq": sequence}, "$set": {"at": datetime.now(UTC)}},
+            upsert=True,
+        )

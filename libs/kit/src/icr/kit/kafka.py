@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -33,12 +34,16 @@ def build_producer(settings: ServiceSettings) -> AIOKafkaProducer:
 
 
 def build_consumer(
-    settings: ServiceSettings, group_id: str, topics: Sequence[str]
+    settings: ServiceSettings,
+    group_id: str,
+    topics: Sequence[str],
+    *,
+    listener: ConsumerRebalanceListener | None = None,
 ) -> AIOKafkaConsumer:
     # Offsets are committed by us after processing, and a new group starts from the beginning
-    # so no event published before the first start is skipped.
-    return AIOKafkaConsumer(
-        *topics,
+    # so no event published before the first start is skipped. The poll interval is explicit
+    # because the consumer's record budget is derived from it (see ConsumerRunner).
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=group_id,
         client_id=f"icr-{settings.service_name}",
@@ -46,19 +51,34 @@ def build_consumer(
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=200,
+        max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+        rebalance_timeout_ms=settings.consumer_max_poll_interval_ms,
     )
+    if topics:
+        consumer.subscribe(list(topics), listener=listener)
+    return consumer
 
 
 async def ensure_topics(
     settings: ServiceSettings, topics: Iterable[Topic], extra: Iterable[str] = ()
 ) -> None:
-    """Create the topics this service writes to, with explicit partitions; existing ones stay."""
+    """Create the topics this service writes to, with explicit partitions; existing ones stay
+    as they are (their configs are not changed here).
+
+    `extra` are dead-letter topics: one partition, kept indefinitely (an operator must be able
+    to read what was dead-lettered however late). Every topic gets `min.insync.replicas` from
+    settings, so with replication 3 and 2 in-sync replicas an `acks=all` write is on two brokers.
+    """
+    insync = str(settings.kafka_min_insync_replicas)
     wanted = [
         NewTopic(
             name=settings.topic_name(t.name),
             num_partitions=t.partitions,
             replication_factor=settings.kafka_replication_factor,
-            topic_configs={"retention.ms": str(settings.kafka_retention_ms)},
+            topic_configs={
+                "retention.ms": str(settings.kafka_retention_ms),
+                "min.insync.replicas": insync,
+            },
         )
         for t in topics
     ] + [
@@ -66,6 +86,7 @@ async def ensure_topics(
             name=settings.topic_name(name),
             num_partitions=1,
             replication_factor=settings.kafka_replication_factor,
+            topic_configs={"retention.ms": "-1", "min.insync.replicas": insync},
         )
         for name in extra
     ]

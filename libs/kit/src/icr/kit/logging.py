@@ -66,6 +66,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # aiokafka logs every failed connection attempt at ERROR while a broker is down; the
     # readiness endpoint already reports that, so keep its noise at WARNING.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # uvicorn turns its access log off (`--no-access-log`) by leaving that logger without
+    # handlers and not propagating; keep that choice, and send it to our handler only when on.
+    access = logging.getLogger("uvicorn.access")
+    enabled = bool(access.handlers) or access.propagate
+    access.handlers[:] = []
+    access.propagate = enabled

@@ -9,7 +9,8 @@ EVENTS_PUBLISHED = Counter(
 )
 EVENTS_CONSUMED = Counter(
     "icr_events_consumed_total",
-    "Events a consumer finished, by outcome (applied, duplicate, ignored, dead_lettered).",
+    "Events a consumer finished, by outcome (applied, duplicate, stale, ignored, parked, held, "
+    "dead_lettered).",
     ["group", "topic", "outcome"],
 )
 HANDLER_FAILURES = Counter(
@@ -17,6 +18,26 @@ HANDLER_FAILURES = Counter(
 )
 HTTP_REQUESTS = Histogram(
     "icr_http_request_seconds", "HTTP request latency.", ["method", "route", "status"]
+)
+CONSUMER_REBALANCES = Counter(
+    "icr_consumer_rebalances_total",
+    "Partition assignments and revocations a consumer went through.",
+    ["group", "kind"],
+)
+SEQUENCE_GAPS = Counter(
+    "icr_consumer_sequence_gaps_total",
+    "Events whose sequence number skipped past the last applied one (events missed upstream).",
+    ["group", "topic"],
+)
+HELD_AGGREGATES = Gauge(
+    "icr_consumer_held_aggregates",
+    "Aggregates this consumer holds (their events parked) until an operator acts, by reason.",
+    ["group", "reason"],
+)
+BUDGET_EXCEEDED = Counter(
+    "icr_consumer_budget_exceeded_total",
+    "Records whose processing budget ran out; the consumer sought back to them and polled.",
+    ["group", "topic"],
 )
 OUTBOX_BACKLOG = Gauge(
     "icr_outbox_backlog",
@@ -27,4 +48,8 @@ OUTBOX_OLDEST_AGE = Gauge(
     "icr_outbox_oldest_pending_seconds",
     "Age of the oldest event not yet published, per outbox collection (0 when none is pending).",
     ["database", "collection"],
+)
+HTTP_ABANDONED = Gauge(
+    "icr_http_abandoned_requests",
+    "Requests answered 503 at their deadline whose work has not unwound yet (stuck if it grows).",
 )

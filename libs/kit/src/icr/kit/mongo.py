@@ -77,6 +77,21 @@ async def apply_once(
     return result.modified_count > 0 or result.upserted_id is not None
 
 
+async def record_once(collection: AsyncCollection[Document], key: str, doc: Document) -> bool:
+    """Inserts `doc` under `_id = key` unless a record with that key exists; True if inserted.
+
+    For effects that sum (points, balances, counts): derive `key` from the source event's id
+    (e.g. f"{event_id}:points") so each source event is counted once, forever. Unlike
+    `apply_once` (last 500 ids per document) and the inbox (purged after some days), the unique
+    `_id` never forgets, and a redelivery or replay years later still finds it.
+    """
+    try:
+        await collection.insert_one({**doc, "_id": key})
+    except DuplicateKeyError:
+        return False
+    return True
+
+
 # Stages that read an index, and the name they report it under; real MongoDB answers a plain
 # `{_id: x}` with IDHACK / EXPRESS_IDHACK, which name no index.
 _INDEX_STAGES = {"IXSCAN", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN"}

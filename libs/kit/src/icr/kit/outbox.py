@@ -86,6 +86,7 @@ class Outbox:
         cause = context.current()
         out = []
         for event in events:
+            span = cause.child()  # each event is a span whose parent is the work that wrote it
             envelope = Envelope.wrap(
                 event,
                 source=self.settings.service_name,
@@ -97,7 +98,8 @@ class Outbox:
                     "event_id": envelope.event_id,
                     "topic": self.settings.topic_name(event.topic.name),
                     "key": envelope.aggregate_id,
-                    "traceparent": cause.child().traceparent,
+                    "traceparent": span.traceparent,
+                    "parent_span_id": span.parent_span_id,
                     "envelope": envelope.model_dump(mode="json"),
                 }
             )

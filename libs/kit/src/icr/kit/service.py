@@ -18,11 +18,17 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from pymongo import IndexModel
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
 
 from icr.contracts.topics import Topic
-from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
+from icr.kit.consumer import CONSUMER_INDEXES, ConsumerRunner, Subscription, dead_letter_topic
 from icr.kit.health import Readiness, health_router
-from icr.kit.http import install_middleware
+from icr.kit.http import Deadlines, install_middleware
 from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox, purge_inbox
 from icr.kit.kafka import build_producer, ensure_topics
 from icr.kit.lease import CLOCK_COLLECTION, ServerClock
@@ -49,6 +55,8 @@ class ServiceSpec:
     exception_handlers: Mapping[type[Exception], Callable[..., Any]] = field(default_factory=dict)
     workers: Sequence[Worker] = ()
     """Long-running tasks started once the store and Kafka are ready (schedulers, ...)."""
+    bulk_paths: Sequence[str] = ()
+    """Route paths (and their sub-paths) that get `bulk_request_timeout_seconds` (imports)."""
 
 
 class Runtime:
@@ -89,7 +97,7 @@ class Runtime:
 
     async def _supervise(self) -> None:
         spec, settings = self.spec, self.settings
-        indexes = {**spec.indexes, INBOX_COLLECTION: INBOX_INDEXES}
+        indexes = {**spec.indexes, INBOX_COLLECTION: INBOX_INDEXES, **CONSUMER_INDEXES}
         for name in spec.outbox_collections:
             indexes[name] = [*indexes.get(name, []), *OUTBOX_INDEXES]
         await _retry("store", lambda: self.mongo.ensure_indexes(indexes))
@@ -159,6 +167,9 @@ class Runtime:
         self.tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
+        # Consumers leave their groups after the record in flight, so it is not redone elsewhere.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(r.stop() for r in self.consumers)), 5)
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -169,17 +180,33 @@ class Runtime:
         await self.mongo.close()
 
 
-async def _retry(what: str, action: Callable[[], Awaitable[T]]) -> T:
-    delay = 0.5
-    while True:
-        try:
-            return await action()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning(f"{what} not available; retrying", extra={"error": repr(exc)[:300]})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+async def _retry(
+    what: str, action: Callable[[], Awaitable[T]], *, initial: float = 0.5, maximum: float = 5.0
+) -> T:
+    """Calls `action` until it succeeds: exponential back-off with jitter, so replicas that lost
+    the store together do not come back in lockstep. Cancellation is not retried."""
+
+    def warn(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            f"{what} not available; retrying",
+            extra={"error": repr(error)[:300], "attempt": state.attempt_number, "retry_in": delay},
+        )
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(Exception),
+        wait=wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial),
+        before_sleep=warn,
+        reraise=True,
+    )
+
+    async def attempt() -> T:
+        # A coroutine function, not the lambda itself: tenacity returns (never awaits) what a
+        # plain callable gives back.
+        return await action()
+
+    return await retrying(attempt)
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -201,7 +228,11 @@ def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
             await runtime.stop()
 
     app = FastAPI(title=title, lifespan=lifespan)
-    install_middleware(app, max_body_bytes=spec.settings.max_body_bytes)
+    install_middleware(
+        app,
+        max_body_bytes=spec.settings.max_body_bytes,
+        deadlines=Deadlines.of(spec.settings, spec.bulk_paths),
+    )
     app.include_router(health_router(lambda request: runtime_of(request).readiness))
     for router in spec.routers:
         app.include_router(router)

@@ -17,6 +17,19 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO")
     max_body_bytes: int = Field(default=1_000_000, description="Larger request bodies get 413.")
 
+    request_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Deadline of one HTTP request, store calls included; past it the request "
+        "answers 503 (code `unavailable`) instead of waiting out an outage.",
+    )
+    bulk_request_timeout_seconds: float = Field(
+        default=120.0, gt=0, description="Deadline of the routes a service marks as bulk (imports)."
+    )
+    retry_after_seconds: int = Field(
+        default=2, ge=1, description="`Retry-After` of a 503 answered during an outage."
+    )
+
     mongo_url: str = Field(
         default="mongodb://127.0.0.1:27017/?directConnection=true",
         description="MongoDB connection string (real MongoDB or the local stand-in).",
@@ -56,7 +69,27 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = Field(
         default=5, description="Attempts before an event goes to the dead-letter topic."
     )
-    consumer_retry_backoff_seconds: float = Field(default=0.2)
+    consumer_retry_backoff_seconds: float = Field(
+        default=0.2, description="First retry delay of a failing handler (doubles, with jitter)."
+    )
+    consumer_max_poll_interval_ms: int = Field(
+        default=60_000,
+        description="Kafka's max.poll.interval.ms: a member that does not poll for this long is "
+        "evicted from its group. Must be at least twice consumer_record_budget_seconds.",
+    )
+    consumer_record_budget_seconds: float = Field(
+        default=20.0,
+        description="Time one record may take (all its attempts and waits for the store or "
+        "broker) before the consumer seeks back to it and polls again to stay in the group.",
+    )
+    consumer_hold_check_seconds: float = Field(
+        default=2.0, description="How often a consumer looks for operator actions on its holds."
+    )
+    kafka_min_insync_replicas: int = Field(
+        default=1,
+        description="min.insync.replicas of created topics: 2 in production (replication 3), "
+        "so acks=all means two copies; 1 locally with one broker.",
+    )
     inbox_retention_days: float = Field(
         default=30.0,
         description="How long processed event ids are remembered; older redeliveries (a replay) "

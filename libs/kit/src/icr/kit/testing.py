@@ -93,6 +93,16 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._conns: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def pause(self) -> None:
+        """Stop forwarding without closing anything: a stalled peer, not a refused one. Both
+        sides keep their connections and new ones are accepted, but no byte gets through."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     async def open(self, port: int = 0) -> int:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", port or self.port)
@@ -118,6 +128,7 @@ class TcpProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             dst.close()

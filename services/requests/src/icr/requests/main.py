@@ -24,6 +24,7 @@ def build_app(settings: RequestsSettings | None = None, *, clock: Clock = system
         routers=ROUTERS,
         exception_handlers=EXCEPTION_HANDLERS,
         workers=[sla_worker(clock)],
+        bulk_paths=["/directory/import"],
     )
     app = create_app(spec, title="ICR requests")
     app.state.clock = clock

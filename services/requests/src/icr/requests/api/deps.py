@@ -16,7 +16,8 @@ from icr.requests.handlers.directory import resolve_actor
 from icr.requests.settings import RequestsSettings
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
+    # async: FastAPI would run a plain function in its threadpool on every request.
     runtime = runtime_of(request)
     settings = runtime.settings
     assert isinstance(settings, RequestsSettings)
