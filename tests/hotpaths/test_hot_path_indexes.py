@@ -93,7 +93,8 @@ def shape(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: shape(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
-        return [shape(v) for v in value[:1]]
+        # An $or's branches differ and each matters; an $in's values all look alike.
+        return sorted({json.dumps(shape(v), sort_keys=True) for v in value})
     return "?"
 
 
