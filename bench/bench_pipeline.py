@@ -13,8 +13,8 @@ each figure side by side with its raw baseline in the same run.
    `insert_one` per record into the same store. Target >= 0.25x.
 
 Sizes scale with BENCH_REQUESTS (100000), BENCH_ROUND_SECONDS (60), BENCH_THROUGHPUT_SECONDS
-(15), BENCH_DRAIN_EVENTS (5000). Every database and topic is the run's own; databases are dropped
-at the end.
+(15), BENCH_DRAIN_EVENTS (5000); BENCH_PARTS picks parts (throughput,pipeline,drain).
+Every database and topic is the run's own; databases are dropped at the end.
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ THROUGHPUT_S = float(os.environ.get("BENCH_THROUGHPUT_SECONDS", "15"))
 ROUND_S = float(os.environ.get("BENCH_ROUND_SECONDS", "60"))
 RATE = 20.0
 DRAIN_EVENTS = int(os.environ.get("BENCH_DRAIN_EVENTS", "5000"))
+PARTS = set(os.environ.get("BENCH_PARTS", "throughput,pipeline,drain").split(","))
+LABEL = f"{LARGE // 1000}k"
 RUN = secrets.token_hex(3)
 PREFIX = f"benchp{RUN}."
 REQUESTS_DB, FEEDBACK_DB, BARE_DB, RAW_DB = (
@@ -83,6 +85,10 @@ class App:
         self.app_dir = app_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.log = REPO / ".local" / "bench" / f"{name}-{RUN}.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
 
     @property
     def url(self) -> str:
@@ -338,10 +344,105 @@ async def running(*apps: App) -> AsyncIterator[None]:
             await app.stop()
 
 
+async def throughput_rows(
+    requests_app: App, bare_app: App, store: RequestStore, rng: random.Random
+) -> list[tuple[str, str, str, str]]:
+    """Throughput at 1k stored, then fills to LARGE and measures again, bare endpoint beside."""
+    bare_1k = await throughput(bare_app.url, THROUGHPUT_S)
+    icr_1k = await throughput(requests_app.url, THROUGHPUT_S)
+    await fill_to_large(store, rng)
+    bare_large = await throughput(bare_app.url, THROUGHPUT_S)
+    icr_large = await throughput(requests_app.url, THROUGHPUT_S)
+    rows = []
+    for size, bare, icr in (("1k", bare_1k, icr_1k), (LABEL, bare_large, icr_large)):
+        rows.append(
+            (
+                f"submit throughput, {size} stored, {CLIENTS} clients",
+                f"{icr['rate']:.0f}/s ({summary(icr['latencies'])})",
+                f"{bare['rate']:.0f}/s ({summary(bare['latencies'])})",
+                f"{icr['rate'] / bare['rate']:.2f}x (target >= 0.3x)",
+            )
+        )
+        if icr["errors"] or bare["errors"]:
+            print(f"  errors at {size}: icr {icr['errors']}, bare {bare['errors']}")
+    rows.append(
+        (
+            f"submit throughput 1k / {LABEL}",
+            f"{icr_1k['rate'] / icr_large['rate']:.2f}x",
+            f"{bare_1k['rate'] / bare_large['rate']:.2f}x",
+            "target <= 1.5x",
+        )
+    )
+    return rows
+
+
+FILLED = {"done": False}
+
+
+async def fill_to_large(store: RequestStore, rng: random.Random) -> None:
+    if FILLED["done"]:
+        return
+    print(f"filling to {LARGE} requests ...", flush=True)
+    began = time.perf_counter()
+    await fill(store, LARGE - SMALL, SMALL, rng)
+    FILLED["done"] = True
+    print(f"  filled in {time.perf_counter() - began:.0f}s", flush=True)
+
+
+async def pipeline_rows(requests_app: App, watch: Watch) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for number in (1, 2, 3):
+        r = await paced_round(requests_app.url, watch, ROUND_S)
+        rows.append(
+            (
+                f"round {number}: submit -> event on Kafka ({r['submits']} at 20/s)",
+                summary(r["kafka"]),
+                "",
+                "target p99 <= 50 ms + relay wake-up",
+            )
+        )
+        rows.append(
+            (
+                f"round {number}: submit -> feedback projection",
+                summary(r["feedback"]),
+                "",
+                "target p99 < 1000 ms",
+            )
+        )
+    return rows
+
+
+async def drain_rows(
+    requests_app: App, feedback_app: App, watch: Watch, client: Any
+) -> list[tuple[str, str, str, str]]:
+    """The feedback service is stopped while a backlog builds, then started."""
+    if not watch.raw:  # real submitted events to copy the shape of
+        await paced_round(requests_app.url, watch, 1)
+    topic = f"{PREFIX}icr.requests.request"
+    await feedback_app.stop()
+    events = backlog(watch.raw, DRAIN_EVENTS)
+    start = await end_offsets(topic)
+    await produce(topic, events)
+    ratings = client[FEEDBACK_DB]["ratings"]
+    base = await ratings.count_documents({})
+    await feedback_app.start()
+    print(f"feedback draining {DRAIN_EVENTS} events (pid {feedback_app.pid})", flush=True)
+    icr_rate = await drain_rate(lambda: ratings.count_documents({}), base, DRAIN_EVENTS)
+    raw_rate = await raw_drain(topic, start, client[RAW_DB]["things"], DRAIN_EVENTS)
+    return [
+        (
+            f"backlog drain, {DRAIN_EVENTS} events",
+            f"{icr_rate:.0f} events/s (feedback)",
+            f"{raw_rate:.0f} events/s (aiokafka + insert_one)",
+            f"{icr_rate / raw_rate:.2f}x (target >= 0.25x)",
+        )
+    ]
+
+
 async def main() -> None:
     # Importing the requests app configured the kit's logging; the client's lines are noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    print(f"store: {MONGO_URL}\nkafka: {KAFKA}\nrun: {RUN}")
+    print(f"store: {MONGO_URL}\nkafka: {KAFKA}\nrun: {RUN}\nparts: {sorted(PARTS)}")
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO_URL, tz_aware=True)
     requests_app = App("requests", "icr.requests.main:app", service_env(REQUESTS_DB))
     feedback_app = App("feedback", "icr.feedback.main:app", service_env(FEEDBACK_DB))
@@ -352,101 +453,38 @@ async def main() -> None:
     mongo = Mongo(cfg)
     store = RequestStore(mongo, Outbox(cfg), cfg.policy)
     rng = random.Random(11)
-    label = f"{LARGE // 1000}k"
     rows: list[tuple[str, str, str, str]] = []
+    watch = Watch()
+    consumer = AIOKafkaConsumer(
+        f"{PREFIX}icr.requests.request",
+        bootstrap_servers=KAFKA,
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=5,
+    )
+    tasks: list[asyncio.Task[None]] = []
     try:
         async with running(requests_app, feedback_app, bare_app):
             async with httpx.AsyncClient(base_url=requests_app.url) as http:
                 await seed(http)
             await fill(store, SMALL, 0, rng)
-            # 1. throughput at 1k, side by side with the bare endpoint
-            bare_1k = await throughput(bare_app.url, THROUGHPUT_S)
-            icr_1k = await throughput(requests_app.url, THROUGHPUT_S)
-            print(f"filling to {LARGE} requests ...", flush=True)
-            began = time.perf_counter()
-            await fill(store, LARGE - SMALL, SMALL, rng)
-            print(f"  filled in {time.perf_counter() - began:.0f}s")
-            bare_large = await throughput(bare_app.url, THROUGHPUT_S)
-            icr_large = await throughput(requests_app.url, THROUGHPUT_S)
-            for size, bare, icr in (("1k", bare_1k, icr_1k), (label, bare_large, icr_large)):
-                rows.append(
-                    (
-                        f"submit throughput, {size} stored, {CLIENTS} clients",
-                        f"{icr['rate']:.0f}/s ({summary(icr['latencies'])})",
-                        f"{bare['rate']:.0f}/s ({summary(bare['latencies'])})",
-                        f"{icr['rate'] / bare['rate']:.2f}x (target >= 0.3x)",
-                    )
-                )
-                if icr["errors"] or bare["errors"]:
-                    print(f"  errors at {size}: icr {icr['errors']}, bare {bare['errors']}")
-            rows.append(
-                (
-                    f"submit throughput 1k / {label}",
-                    f"{icr_1k['rate'] / icr_large['rate']:.2f}x",
-                    f"{bare_1k['rate'] / bare_large['rate']:.2f}x",
-                    "target <= 1.5x",
-                )
-            )
-
-            # 2. the paced pipeline, three rounds, with LARGE requests stored
-            watch = Watch()
-            consumer = AIOKafkaConsumer(
-                f"{PREFIX}icr.requests.request",
-                bootstrap_servers=KAFKA,
-                auto_offset_reset="latest",
-                enable_auto_commit=False,
-                fetch_max_wait_ms=5,
-            )
             await consumer.start()
             await consumer.seek_to_end()
-            tasks = [
+            tasks += [
                 asyncio.create_task(watch.kafka(consumer)),
                 asyncio.create_task(watch.feedback(client[FEEDBACK_DB]["ratings"])),
             ]
-            raw_topic = f"{PREFIX}icr.requests.request"
-            try:
-                for number in (1, 2, 3):
-                    r = await paced_round(requests_app.url, watch, ROUND_S)
-                    rows.append(
-                        (
-                            f"round {number}: submit -> event on Kafka ({r['submits']} at 20/s)",
-                            summary(r["kafka"]),
-                            "",
-                            "target p99 <= 50 ms + relay wake-up",
-                        )
-                    )
-                    rows.append(
-                        (
-                            f"round {number}: submit -> feedback projection",
-                            summary(r["feedback"]),
-                            "",
-                            "target p99 < 1000 ms",
-                        )
-                    )
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await consumer.stop()
-
-            # 3. backlog drain: feedback stopped while a backlog builds, then started
-            await feedback_app.stop()
-            events = backlog(watch.raw, DRAIN_EVENTS)
-            start = await end_offsets(raw_topic)
-            await produce(raw_topic, events)
-            ratings = client[FEEDBACK_DB]["ratings"]
-            base = await ratings.count_documents({})
-            await feedback_app.start()
-            icr_rate = await drain_rate(lambda: ratings.count_documents({}), base, DRAIN_EVENTS)
-            raw_rate = await raw_drain(raw_topic, start, client[RAW_DB]["things"], DRAIN_EVENTS)
-            rows.append(
-                (
-                    f"backlog drain, {DRAIN_EVENTS} events",
-                    f"{icr_rate:.0f} events/s (feedback)",
-                    f"{raw_rate:.0f} events/s (aiokafka + insert_one)",
-                    f"{icr_rate / raw_rate:.2f}x (target >= 0.25x)",
-                )
-            )
+            if "throughput" in PARTS:
+                rows += await throughput_rows(requests_app, bare_app, store, rng)
+            if "pipeline" in PARTS:
+                await fill_to_large(store, rng)
+                rows += await pipeline_rows(requests_app, watch)
+            if "drain" in PARTS:
+                rows += await drain_rows(requests_app, feedback_app, watch, client)
     finally:
+        for task in tasks:
+            task.cancel()
+        await consumer.stop()
         for db in (REQUESTS_DB, FEEDBACK_DB, BARE_DB, RAW_DB):
             with contextlib.suppress(Exception):
                 await client.drop_database(db)
