@@ -1,7 +1,7 @@
 // The memory and H2 backends of mongo-java-server, extended through their own extension points
 // (backend -> database -> collection -> index subclasses; no patched jar): secondary indexes are
-// OrderedIndex instances, every collection plans its queries with IndexPlanner, and databases
-// answer the `explain` command.
+// OrderedIndex instances, the `_id` index is mirrored in index order (IdIndex), every collection
+// plans its queries with IndexPlanner, and databases answer the `explain` command.
 
 import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
@@ -64,6 +64,12 @@ final class IndexedBackends {
         @Override
         protected Index<Integer> openOrCreateSecondaryIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
             return new OrderedIndex<>(indexName, keys, sparse);
+        }
+
+        @Override
+        protected Index<Integer> openOrCreateUniqueIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
+            Index<Integer> unique = super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
+            return IdIndex.isPrimaryKey(keys) ? new IdIndex<>(unique) : unique;
         }
 
         @Override
@@ -162,6 +168,16 @@ final class IndexedBackends {
         }
 
         @Override
+        protected Index<Object> openOrCreateUniqueIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
+            Index<Object> unique = super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
+            if (!IdIndex.isPrimaryKey(keys)) return unique;
+            // The unique part is on disk; its ordered mirror is rebuilt with the secondary indexes.
+            IdIndex<Object> index = new IdIndex<>(unique);
+            if (opening != null) opening.computeIfAbsent(collectionName, k -> new ArrayList<>()).add(index);
+            return index;
+        }
+
+        @Override
         public Document handleCommand(Channel channel, String command, Document query, DatabaseResolver resolver, Oplog oplog) {
             if (command.equalsIgnoreCase("explain")) return IndexPlanner.explainCommand(n -> host(this, n), query);
             return super.handleCommand(channel, command, query, resolver, oplog);
@@ -186,11 +202,11 @@ final class IndexedBackends {
 
         void build(List<OrderedIndex<Object>> indexes) {
             streamAllDocumentsWithPosition().forEach(d -> {
-                for (OrderedIndex<Object> index : indexes) index.add(d.getDocument(), d.getPosition(), this);
+                for (OrderedIndex<Object> index : indexes) index.index(d.getDocument(), d.getPosition());
             });
             for (OrderedIndex<Object> index : indexes) {
                 index.deferred = false;
-                REBUILT_ENTRIES.addAndGet(index.getCount());
+                REBUILT_ENTRIES.addAndGet(index.entries.size());
             }
         }
 

@@ -150,6 +150,16 @@ class OrderedIndex<P> extends Index<P> {
 
     @Override
     public void add(Document document, P position, MongoCollection<P> collection) {
+        index(document, position);
+    }
+
+    @Override
+    public P remove(Document document) {
+        return unindex(document);
+    }
+
+    /** Adds a document's entries (subclasses wrapping another index call this, not add). */
+    final void index(Document document, P position) {
         boolean[] arrays = new boolean[paths.size()];
         for (Entry e : entriesOf(document, arrays)) {
             entries.put(e, position);
@@ -157,8 +167,8 @@ class OrderedIndex<P> extends Index<P> {
         for (int i = 0; i < arrays.length; i++) if (arrays[i]) multikey[i]++;
     }
 
-    @Override
-    public P remove(Document document) {
+    /** Removes a document's entries; returns its position, or null if it had none. */
+    final P unindex(Document document) {
         boolean[] arrays = new boolean[paths.size()];
         P position = null;
         boolean found = false;
@@ -210,14 +220,23 @@ class OrderedIndex<P> extends Index<P> {
 
     @Override
     public void updateInPlace(Document oldDocument, Document newDocument, P position, MongoCollection<P> collection) {
-        remove(oldDocument);
-        add(newDocument, position, collection);
+        unindex(oldDocument);
+        index(newDocument, position);
     }
 
     @Override
     public void drop() {
+        clear();
+    }
+
+    final void clear() {
         entries.clear();
         java.util.Arrays.fill(multikey, 0);
+    }
+
+    /** Sparse as declared (the entries are not: see the class comment). */
+    boolean sparse() {
+        return isSparse();
     }
 
     /** Entries between two probes (inclusive), in index order or reversed. */
