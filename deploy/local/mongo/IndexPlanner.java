@@ -422,22 +422,25 @@ final class IndexPlanner {
         Set<P> seen = new HashSet<>();
         return new Iterator<>() {
             P next;
+            boolean ready; // not `next != null`: H2's position of the document {_id: null} is null
 
             @Override
             public boolean hasNext() {
-                while (next == null && source.hasNext()) {
+                while (!ready && source.hasNext()) {
                     P p = source.next();
-                    if (seen.add(p)) next = p;
+                    if (seen.add(p)) {
+                        next = p;
+                        ready = true;
+                    }
                 }
-                return next != null;
+                return ready;
             }
 
             @Override
             public P next() {
                 if (!hasNext()) throw new NoSuchElementException();
-                P p = next;
-                next = null;
-                return p;
+                ready = false;
+                return next;
             }
         };
     }

@@ -10,6 +10,7 @@ import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.DatabaseResolver;
 import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.Missing;
 import de.bwaldvogel.mongo.backend.QueryResult;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
@@ -212,7 +213,8 @@ final class IndexedBackends {
 
         @Override
         public Document fetch(Object position) {
-            return getDocument(position);
+            // H2 keys {_id: null} as Missing but hands out null as its position on insert.
+            return getDocument(Missing.ofNullable(position));
         }
 
         @Override

@@ -173,9 +173,8 @@ class OrderedIndex<P> extends Index<P> {
         P position = null;
         boolean found = false;
         for (Entry e : entriesOf(document, arrays)) {
-            P p = entries.remove(e);
-            if (p != null) {
-                position = p;
+            if (entries.containsKey(e)) { // a position may be null (H2, {_id: null})
+                position = entries.remove(e);
                 found = true;
             }
         }
