@@ -11,8 +11,8 @@
 // is an index union, as in MongoDB (OR stage): each branch planned on its own, positions
 // de-duplicated; any branch without an index and the union is declined (a scan), since that
 // branch alone would need one. A sort on an index's leading keys (the `_id` index included) walks
-// it even without a filter, stopping after `skip + limit` matches; not from a sparse index, which
-// in MongoDB lacks documents.
+// it even without a filter, stopping after `skip + limit` matches; not from a sparse or partial
+// index, which in MongoDB lacks documents.
 // Choice: a unique index with equality on all its keys; else an index with equality keys (most
 // first, then a served sort, then a range); else a `$or` union; else a range or a served sort.
 // No usable index: the library's own path (unique canHandle, else a scan).
@@ -210,7 +210,7 @@ final class IndexPlanner {
             }
             if (candidate == null) continue;
             if (!candidate.unique && candidate.equalities == 0 && !candidate.range
-                    && !(sorted && candidate.sortServed && !isSparse(index))) continue;
+                    && !(sorted && candidate.sortServed && complete(index))) continue;
             if (best == null || candidate.score(sorted) > best.score(sorted)
                     || (candidate.score(sorted) == best.score(sorted) && candidate.index.getKeys().size() < best.index.getKeys().size())) {
                 best = candidate;
@@ -246,6 +246,10 @@ final class IndexPlanner {
         plan.equalities = index.getKeys().size();
         plan.uniquePositions = new ArrayList<>(positions);
         return plan;
+    }
+
+    private static boolean complete(Index<?> index) {
+        return index instanceof OrderedIndex<?> o ? o.complete() : !isSparse(index);
     }
 
     private static boolean isSparse(Index<?> index) {

@@ -11,6 +11,7 @@ import de.bwaldvogel.mongo.backend.DatabaseResolver;
 import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.Missing;
+import de.bwaldvogel.mongo.backend.QueryParameters;
 import de.bwaldvogel.mongo.backend.QueryResult;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
@@ -43,6 +44,18 @@ final class IndexedBackends {
         return c instanceof IndexPlanner.Host<?> h ? h : null;
     }
 
+    /** The library drops `partialFilterExpression` before it opens an index; the planner needs
+     *  it (a partial index lacks documents, so it must not serve a sort alone). */
+    static void markPartial(MongoDatabase db, Document description) {
+        if (!description.containsKey("partialFilterExpression")) return;
+        String ns = String.valueOf(description.get("ns"));
+        IndexPlanner.Host<?> host = host(db, ns.substring(ns.indexOf('.') + 1));
+        if (host == null) return;
+        for (Index<?> index : host.getIndexes()) {
+            if (index instanceof OrderedIndex<?> o && o.getName().equals(description.get("name"))) o.partial = true;
+        }
+    }
+
     // --- memory -----------------------------------------------------------------------------
 
     static final class Memory extends MemoryBackend {
@@ -65,6 +78,12 @@ final class IndexedBackends {
         @Override
         protected Index<Integer> openOrCreateSecondaryIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
             return new OrderedIndex<>(indexName, keys, sparse);
+        }
+
+        @Override
+        protected void addIndex(Document description) {
+            super.addIndex(description);
+            markPartial(this, description);
         }
 
         @Override
@@ -141,6 +160,11 @@ final class IndexedBackends {
             built.forEach((collection, indexes) -> {
                 if (resolveCollection(collection, false) instanceof H2Coll coll) coll.build(indexes);
             });
+            // Reopened indexes come from system.indexes, not through addIndex.
+            MongoCollection<?> described = resolveCollection("system.indexes", false);
+            if (described != null) {
+                for (Document d : described.handleQuery(new QueryParameters(new Document(), 0, 0))) markPartial(this, d);
+            }
         }
 
         @Override
@@ -166,6 +190,12 @@ final class IndexedBackends {
                 opening.computeIfAbsent(collectionName, k -> new ArrayList<>()).add(index);
             }
             return index;
+        }
+
+        @Override
+        protected void addIndex(Document description) {
+            super.addIndex(description);
+            markPartial(this, description);
         }
 
         @Override

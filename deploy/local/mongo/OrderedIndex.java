@@ -233,9 +233,14 @@ class OrderedIndex<P> extends Index<P> {
         java.util.Arrays.fill(multikey, 0);
     }
 
-    /** Sparse as declared (the entries are not: see the class comment). */
-    boolean sparse() {
-        return isSparse();
+    /** Declared with partialFilterExpression (set by IndexedBackends.markPartial). */
+    volatile boolean partial;
+
+    /** Whether MongoDB's index would hold every document, so that walking it alone can serve a
+     *  sort. Ours always does (see the class comment), but a plan real MongoDB cannot have would
+     *  hide a missing index. */
+    boolean complete() {
+        return !isSparse() && !partial;
     }
 
     /** Entries between two probes (inclusive), in index order or reversed. */
