@@ -24,6 +24,13 @@ final class IdIndex<P> extends OrderedIndex<P> {
         return keys.size() == 1 && keys.get(0).getKey().equals("_id");
     }
 
+    /** One entry, the `_id` itself: the general path (dotted paths, arrays) is not needed. */
+    @Override
+    List<Entry> entriesOf(Document document, boolean[] arrays) {
+        Object id = document.get("_id");
+        return List.of(new Entry(new Object[] {id}, id));
+    }
+
     @Override
     public boolean isUnique() {
         return true;

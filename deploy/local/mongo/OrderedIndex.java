@@ -110,7 +110,7 @@ class OrderedIndex<P> extends Index<P> {
         return false;
     }
 
-    private List<Entry> entriesOf(Document document, boolean[] arrays) {
+    List<Entry> entriesOf(Document document, boolean[] arrays) {
         List<List<Object>> perKey = new ArrayList<>();
         for (int i = 0; i < paths.size(); i++) {
             Set<Object> values = new java.util.TreeSet<>(KeyOrder::compare);
