@@ -7,8 +7,15 @@
 // stops after `skip + limit` matches. Candidates are always filtered with the full query by the
 // collection, so an index only has to return a superset of the matches; whatever it cannot bound
 // safely (documents, arrays, regexes, type-mixed ranges, positional paths) is left unbounded.
-// Choice: a unique index with equality on all its keys; else most equality keys, then a served
-// sort, then a range. No usable index: the library's own path (unique canHandle, else a scan).
+// A `$or` (top level, or one element of a top-level `$and`) whose every branch can use an index
+// is an index union, as in MongoDB (OR stage): each branch planned on its own, positions
+// de-duplicated; any branch without an index and the union is declined (a scan), since that
+// branch alone would need one. A sort on an index's leading keys (the `_id` index included) walks
+// it even without a filter, stopping after `skip + limit` matches; not from a sparse or partial
+// index, which in MongoDB lacks documents.
+// Choice: a unique index with equality on all its keys; else an index with equality keys (most
+// first, then a served sort, then a range); else a `$or` union; else a range or a served sort.
+// No usable index: the library's own path (unique canHandle, else a scan).
 
 import de.bwaldvogel.mongo.backend.DocumentComparator;
 import de.bwaldvogel.mongo.backend.Index;
@@ -67,8 +74,10 @@ final class IndexPlanner {
         long keys, docs;
     }
 
-    /** A chosen plan; iterate() yields candidate positions (each once). */
+    /** A chosen plan; positions() yields candidate positions (each once). */
     static final class Plan<P> {
+        /** An index union (`$or`): one plan per branch, and no index of its own. */
+        List<Plan<P>> branches;
         Index<P> index;
         boolean unique;
         int equalities;
@@ -151,6 +160,42 @@ final class IndexPlanner {
 
     static <P> Plan<P> plan(Host<P> host, Document query, Document orderBy) {
         if (orderBy != null && orderBy.containsKey("$natural")) return null;
+        Plan<P> best = planSingle(host, query, orderBy);
+        // An equality-bounded index beats a union (MongoDB would rank them by trial; equality on
+        // an indexed field is the usual winner); a union beats a lone range or a sort walk.
+        if (best != null && (best.unique || best.equalities > 0)) return best;
+        Plan<P> union = planUnion(host, query);
+        return union != null ? union : best;
+    }
+
+    /** The first `$or` (top level, then inside a top-level `$and`) all of whose branches can use
+     *  an index, as a union of the branches' own plans; null if there is none. */
+    private static <P> Plan<P> planUnion(Host<P> host, Document query) {
+        List<Object> ors = new ArrayList<>();
+        if (query.containsKey("$or")) ors.add(query.get("$or"));
+        if (query.get("$and") instanceof Collection<?> all) {
+            for (Object clause : all) if (clause instanceof Document d && d.containsKey("$or")) ors.add(d.get("$or"));
+        }
+        for (Object or : ors) {
+            if (!(or instanceof Collection<?> alternatives) || alternatives.isEmpty()) continue;
+            List<Plan<P>> branches = new ArrayList<>();
+            for (Object alternative : alternatives) {
+                Plan<P> branch = alternative instanceof Document d ? plan(host, d, null) : null;
+                if (branch == null) {
+                    branches = null;
+                    break;
+                }
+                branches.add(branch);
+            }
+            if (branches == null) continue;
+            Plan<P> union = new Plan<>();
+            union.branches = branches;
+            return union;
+        }
+        return null;
+    }
+
+    private static <P> Plan<P> planSingle(Host<P> host, Document query, Document orderBy) {
         Map<String, Pred> preds = analyse(query);
         boolean sorted = orderBy != null && !orderBy.isEmpty();
         Plan<P> best = null;
@@ -158,12 +203,14 @@ final class IndexPlanner {
             Plan<P> candidate = null;
             if (index instanceof OrderedIndex<P> ordered) {
                 candidate = planOrdered(ordered, preds, orderBy);
-            } else if (index.isUnique()) {
-                candidate = planUnique(index, preds);
+            }
+            if (index.isUnique()) {
+                Plan<P> exact = planUnique(index, preds);
+                if (exact != null) candidate = exact;
             }
             if (candidate == null) continue;
             if (!candidate.unique && candidate.equalities == 0 && !candidate.range
-                    && !(sorted && candidate.sortServed)) continue;
+                    && !(sorted && candidate.sortServed && complete(index))) continue;
             if (best == null || candidate.score(sorted) > best.score(sorted)
                     || (candidate.score(sorted) == best.score(sorted) && candidate.index.getKeys().size() < best.index.getKeys().size())) {
                 best = candidate;
@@ -199,6 +246,10 @@ final class IndexPlanner {
         plan.equalities = index.getKeys().size();
         plan.uniquePositions = new ArrayList<>(positions);
         return plan;
+    }
+
+    private static boolean complete(Index<?> index) {
+        return index instanceof OrderedIndex<?> o ? o.complete() : !isSparse(index);
     }
 
     private static boolean isSparse(Index<?> index) {
@@ -322,6 +373,12 @@ final class IndexPlanner {
 
     @SuppressWarnings("unchecked")
     static <P> Iterator<P> positions(Plan<P> plan) {
+        if (plan.branches != null) {
+            // Each branch yields its positions once; a document several branches hold, once.
+            List<Iterator<P>> parts = new ArrayList<>();
+            for (Plan<P> branch : plan.branches) parts.add(positions(branch));
+            return distinct(concat(parts));
+        }
         if (plan.unique) {
             Iterator<P> it = plan.uniquePositions.iterator();
             return counting(it, plan.stats);
@@ -348,30 +405,48 @@ final class IndexPlanner {
         } else {
             merged = concat(slices);
         }
-        Set<P> seen = new HashSet<>();
         Iterator<Map.Entry<OrderedIndex.Entry, P>> source = merged;
-        Iterator<P> distinct = new Iterator<>() {
+        Iterator<P> keys = new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return source.hasNext();
+            }
+
+            @Override
+            public P next() {
+                plan.stats.keys++;
+                return source.next().getValue();
+            }
+        };
+        return distinct(keys);
+    }
+
+    /** Each position once (a multikey document has several entries; a union, several branches). */
+    private static <P> Iterator<P> distinct(Iterator<P> source) {
+        Set<P> seen = new HashSet<>();
+        return new Iterator<>() {
             P next;
+            boolean ready; // not `next != null`: H2's position of the document {_id: null} is null
 
             @Override
             public boolean hasNext() {
-                while (next == null && source.hasNext()) {
-                    P p = source.next().getValue();
-                    plan.stats.keys++;
-                    if (seen.add(p)) next = p;
+                while (!ready && source.hasNext()) {
+                    P p = source.next();
+                    if (seen.add(p)) {
+                        next = p;
+                        ready = true;
+                    }
                 }
-                return next != null;
+                return ready;
             }
 
             @Override
             public P next() {
                 if (!hasNext()) throw new NoSuchElementException();
-                P p = next;
-                next = null;
-                return p;
+                ready = false;
+                return next;
             }
         };
-        return distinct;
     }
 
     private static <P> Iterator<P> counting(Iterator<P> it, Stats stats) {
@@ -462,20 +537,9 @@ final class IndexPlanner {
         boolean sorted = orderBy != null && !orderBy.isEmpty();
         if (plan != null) {
             for (Document ignored : query(host, plan, query, orderBy, skip, limit, 0, null)) returned++;
-            keys = plan.stats.keys;
+            keys = keysExamined(plan);
             docs = plan.stats.docs;
-            Document ixscan = new Document("stage", "IXSCAN");
-            Document keyPattern = new Document();
-            for (IndexKey k : plan.index.getKeys()) keyPattern.put(k.getKey(), k.isAscending() ? 1 : -1);
-            ixscan.put("keyPattern", keyPattern);
-            ixscan.put("indexName", plan.index.getName());
-            ixscan.put("isMultiKey", plan.index instanceof OrderedIndex<?> o && o.anyMultikey());
-            ixscan.put("isUnique", plan.unique);
-            ixscan.put("direction", plan.reverse ? "backward" : "forward");
-            ixscan.put("equalityKeys", plan.equalities);
-            ixscan.put("ranges", plan.unique ? plan.uniquePositions.size() : plan.bounds.size());
-            ixscan.put("keysExamined", keys);
-            stage = new Document("stage", "FETCH").append("docsExamined", docs).append("inputStage", ixscan);
+            stage = new Document("stage", "FETCH").append("docsExamined", docs).append("inputStage", scanStage(plan));
             if (sorted && !plan.sortServed) stage = new Document("stage", "SORT").append("sortPattern", orderBy).append("inputStage", stage);
         } else {
             String served = null;
@@ -514,6 +578,34 @@ final class IndexPlanner {
         Document response = new Document("queryPlanner", planner).append("executionStats", stats);
         response.put("ok", 1.0);
         return response;
+    }
+
+    private static long keysExamined(Plan<?> plan) {
+        if (plan.branches == null) return plan.stats.keys;
+        long keys = 0;
+        for (Plan<?> branch : plan.branches) keys += keysExamined(branch);
+        return keys;
+    }
+
+    /** IXSCAN for one index; OR over the branches' stages for a union (MongoDB's shape). */
+    private static Document scanStage(Plan<?> plan) {
+        if (plan.branches != null) {
+            List<Document> inputs = new ArrayList<>();
+            for (Plan<?> branch : plan.branches) inputs.add(scanStage(branch));
+            return new Document("stage", "OR").append("keysExamined", keysExamined(plan)).append("inputStages", inputs);
+        }
+        Document ixscan = new Document("stage", "IXSCAN");
+        Document keyPattern = new Document();
+        for (IndexKey k : plan.index.getKeys()) keyPattern.put(k.getKey(), k.isAscending() ? 1 : -1);
+        ixscan.put("keyPattern", keyPattern);
+        ixscan.put("indexName", plan.index.getName());
+        ixscan.put("isMultiKey", plan.index instanceof OrderedIndex<?> o && o.anyMultikey());
+        ixscan.put("isUnique", plan.index.isUnique());
+        ixscan.put("direction", plan.reverse ? "backward" : "forward");
+        ixscan.put("equalityKeys", plan.equalities);
+        ixscan.put("ranges", plan.unique ? plan.uniquePositions.size() : plan.bounds.size());
+        ixscan.put("keysExamined", plan.stats.keys);
+        return ixscan;
     }
 
     /** The `explain` command for find, count, distinct, update, delete and findAndModify. */

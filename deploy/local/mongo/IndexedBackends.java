@@ -1,7 +1,7 @@
 // The memory and H2 backends of mongo-java-server, extended through their own extension points
 // (backend -> database -> collection -> index subclasses; no patched jar): secondary indexes are
-// OrderedIndex instances, every collection plans its queries with IndexPlanner, and databases
-// answer the `explain` command.
+// OrderedIndex instances, the `_id` index is mirrored in index order (IdIndex), every collection
+// plans its queries with IndexPlanner, and databases answer the `explain` command.
 
 import de.bwaldvogel.mongo.MongoCollection;
 import de.bwaldvogel.mongo.MongoDatabase;
@@ -10,6 +10,8 @@ import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.DatabaseResolver;
 import de.bwaldvogel.mongo.backend.Index;
 import de.bwaldvogel.mongo.backend.IndexKey;
+import de.bwaldvogel.mongo.backend.Missing;
+import de.bwaldvogel.mongo.backend.QueryParameters;
 import de.bwaldvogel.mongo.backend.QueryResult;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.h2.H2Collection;
@@ -42,6 +44,18 @@ final class IndexedBackends {
         return c instanceof IndexPlanner.Host<?> h ? h : null;
     }
 
+    /** The library drops `partialFilterExpression` before it opens an index; the planner needs
+     *  it (a partial index lacks documents, so it must not serve a sort alone). */
+    static void markPartial(MongoDatabase db, Document description) {
+        if (!description.containsKey("partialFilterExpression")) return;
+        String ns = String.valueOf(description.get("ns"));
+        IndexPlanner.Host<?> host = host(db, ns.substring(ns.indexOf('.') + 1));
+        if (host == null) return;
+        for (Index<?> index : host.getIndexes()) {
+            if (index instanceof OrderedIndex<?> o && o.getName().equals(description.get("name"))) o.partial = true;
+        }
+    }
+
     // --- memory -----------------------------------------------------------------------------
 
     static final class Memory extends MemoryBackend {
@@ -64,6 +78,18 @@ final class IndexedBackends {
         @Override
         protected Index<Integer> openOrCreateSecondaryIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
             return new OrderedIndex<>(indexName, keys, sparse);
+        }
+
+        @Override
+        protected void addIndex(Document description) {
+            super.addIndex(description);
+            markPartial(this, description);
+        }
+
+        @Override
+        protected Index<Integer> openOrCreateUniqueIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
+            Index<Integer> unique = super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
+            return IdIndex.isPrimaryKey(keys) ? new IdIndex<>(unique) : unique;
         }
 
         @Override
@@ -134,6 +160,11 @@ final class IndexedBackends {
             built.forEach((collection, indexes) -> {
                 if (resolveCollection(collection, false) instanceof H2Coll coll) coll.build(indexes);
             });
+            // Reopened indexes come from system.indexes, not through addIndex.
+            MongoCollection<?> described = resolveCollection("system.indexes", false);
+            if (described != null) {
+                for (Document d : described.handleQuery(new QueryParameters(new Document(), 0, 0))) markPartial(this, d);
+            }
         }
 
         @Override
@@ -162,6 +193,22 @@ final class IndexedBackends {
         }
 
         @Override
+        protected void addIndex(Document description) {
+            super.addIndex(description);
+            markPartial(this, description);
+        }
+
+        @Override
+        protected Index<Object> openOrCreateUniqueIndex(String collectionName, String indexName, List<IndexKey> keys, boolean sparse) {
+            Index<Object> unique = super.openOrCreateUniqueIndex(collectionName, indexName, keys, sparse);
+            if (!IdIndex.isPrimaryKey(keys)) return unique;
+            // The unique part is on disk; its ordered mirror is rebuilt with the secondary indexes.
+            IdIndex<Object> index = new IdIndex<>(unique);
+            if (opening != null) opening.computeIfAbsent(collectionName, k -> new ArrayList<>()).add(index);
+            return index;
+        }
+
+        @Override
         public Document handleCommand(Channel channel, String command, Document query, DatabaseResolver resolver, Oplog oplog) {
             if (command.equalsIgnoreCase("explain")) return IndexPlanner.explainCommand(n -> host(this, n), query);
             return super.handleCommand(channel, command, query, resolver, oplog);
@@ -186,17 +233,18 @@ final class IndexedBackends {
 
         void build(List<OrderedIndex<Object>> indexes) {
             streamAllDocumentsWithPosition().forEach(d -> {
-                for (OrderedIndex<Object> index : indexes) index.add(d.getDocument(), d.getPosition(), this);
+                for (OrderedIndex<Object> index : indexes) index.index(d.getDocument(), d.getPosition());
             });
             for (OrderedIndex<Object> index : indexes) {
                 index.deferred = false;
-                REBUILT_ENTRIES.addAndGet(index.getCount());
+                REBUILT_ENTRIES.addAndGet(index.entries.size());
             }
         }
 
         @Override
         public Document fetch(Object position) {
-            return getDocument(position);
+            // H2 keys {_id: null} as Missing but hands out null as its position on insert.
+            return getDocument(Missing.ofNullable(position));
         }
 
         @Override

@@ -110,7 +110,7 @@ class OrderedIndex<P> extends Index<P> {
         return false;
     }
 
-    private List<Entry> entriesOf(Document document, boolean[] arrays) {
+    List<Entry> entriesOf(Document document, boolean[] arrays) {
         List<List<Object>> perKey = new ArrayList<>();
         for (int i = 0; i < paths.size(); i++) {
             Set<Object> values = new java.util.TreeSet<>(KeyOrder::compare);
@@ -150,6 +150,16 @@ class OrderedIndex<P> extends Index<P> {
 
     @Override
     public void add(Document document, P position, MongoCollection<P> collection) {
+        index(document, position);
+    }
+
+    @Override
+    public P remove(Document document) {
+        return unindex(document);
+    }
+
+    /** Adds a document's entries (subclasses wrapping another index call this, not add). */
+    final void index(Document document, P position) {
         boolean[] arrays = new boolean[paths.size()];
         for (Entry e : entriesOf(document, arrays)) {
             entries.put(e, position);
@@ -157,15 +167,14 @@ class OrderedIndex<P> extends Index<P> {
         for (int i = 0; i < arrays.length; i++) if (arrays[i]) multikey[i]++;
     }
 
-    @Override
-    public P remove(Document document) {
+    /** Removes a document's entries; returns its position, or null if it had none. */
+    final P unindex(Document document) {
         boolean[] arrays = new boolean[paths.size()];
         P position = null;
         boolean found = false;
         for (Entry e : entriesOf(document, arrays)) {
-            P p = entries.remove(e);
-            if (p != null) {
-                position = p;
+            if (entries.containsKey(e)) { // a position may be null (H2, {_id: null})
+                position = entries.remove(e);
                 found = true;
             }
         }
@@ -210,14 +219,28 @@ class OrderedIndex<P> extends Index<P> {
 
     @Override
     public void updateInPlace(Document oldDocument, Document newDocument, P position, MongoCollection<P> collection) {
-        remove(oldDocument);
-        add(newDocument, position, collection);
+        unindex(oldDocument);
+        index(newDocument, position);
     }
 
     @Override
     public void drop() {
+        clear();
+    }
+
+    final void clear() {
         entries.clear();
         java.util.Arrays.fill(multikey, 0);
+    }
+
+    /** Declared with partialFilterExpression (set by IndexedBackends.markPartial). */
+    volatile boolean partial;
+
+    /** Whether MongoDB's index would hold every document, so that walking it alone can serve a
+     *  sort. Ours always does (see the class comment), but a plan real MongoDB cannot have would
+     *  hide a missing index. */
+    boolean complete() {
+        return !isSparse() && !partial;
     }
 
     /** Entries between two probes (inclusive), in index order or reversed. */
