@@ -169,3 +169,42 @@ async def test_flag_left_behind_by_a_crash_is_cleared(env) -> None:
     doc = await coll.find_one({"_id": "t"})
     assert doc is not None
     assert (doc["outbox_pending"], doc["outbox_lease_owner"]) == (False, None)
+
+
+async def test_an_event_written_while_its_document_is_being_sent_keeps_it_pending(env) -> None:
+    """The settle clears the pending flag in the same write only if nothing was pushed since the
+    claim; here a writer pushes step 1 while step 0 is on its way to Kafka."""
+    settings, mongo = env
+    coll = mongo.collection("things")
+    outbox = Outbox(settings)
+    await outbox.insert(coll, {"_id": "t", "step": 0}, [ThingChanged(thing_id="t", step=0)])
+    producer = build_producer(settings)
+    await producer.start()
+    relay = Relay(settings, [coll], producer, outbox)
+    send = relay._send
+    pushed = asyncio.Event()
+
+    async def send_then_write(entry, number):  # type: ignore[no-untyped-def]
+        future = await send(entry, number)
+        if not pushed.is_set():
+            pushed.set()
+            await outbox.update(coll, "t", 1, {"step": 1}, [ThingChanged(thing_id="t", step=1)])
+        return future
+
+    relay._send = send_then_write  # type: ignore[method-assign]
+    try:
+        assert await relay.publish_hinted(outbox.take_hints()) == 1
+        doc = await coll.find_one({"_id": "t"})
+        assert doc is not None
+        assert [e["envelope"]["data"]["step"] for e in doc["outbox"]] == [1]
+        assert doc["outbox_pending"] is True, "the pushed event would never be scanned for"
+        await relay.publish_pending()
+    finally:
+        await producer.stop()
+    records = await read_topic(
+        settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=2
+    )
+    assert steps_by_thing(records) == {"t": [0, 1]}
+    doc = await coll.find_one({"_id": "t"})
+    assert doc is not None
+    assert (doc["outbox_pending"], doc["outbox"]) == (False, [])

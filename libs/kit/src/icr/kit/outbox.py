@@ -349,7 +349,7 @@ class Relay:
             sent.append(entry["event_id"])
             metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
         oldest_left = entries[len(sent)]["envelope"]["time"] if len(sent) < len(entries) else None
-        await self._settle(lease, sent, oldest_left)
+        await self._settle(lease, sent, oldest_left, claimed=len(entries))
         return len(sent)
 
     async def _send(self, entry: Document, sequence: int) -> asyncio.Future[Any]:
@@ -362,8 +362,15 @@ class Relay:
         )
         return future
 
-    async def _settle(self, lease: Lease, sent: list[str], oldest_left: str | None) -> None:
+    async def _settle(
+        self, lease: Lease, sent: list[str], oldest_left: str | None, *, claimed: int
+    ) -> None:
         """Removes the sent prefix and counts it into the sequence, in one write under the lease.
+
+        When everything claimed went out and no writer pushed events since the claim (the array
+        still holds exactly what was claimed), the same write clears the pending flag: one round
+        trip per document in the common case. Otherwise the flag stays (a writer's push set it)
+        or is cleared by a second, guarded write if the array did end up empty.
 
         Retried briefly (a blip of the store should not make a whole batch go out twice); if the
         lease is gone, whoever took over publishes these events again with the same ids and the
@@ -376,16 +383,26 @@ class Relay:
         if oldest_left is not None:
             release["$set"][SINCE] = datetime.fromisoformat(oldest_left)
         collection = lease.collection
+        drained = len(sent) == claimed
         async for attempt in retrying_for("outbox settle", within=lease.seconds / 3):
             with attempt:
                 lease.check()
+                if drained:
+                    done = {**release, "$set": {**release["$set"], PENDING: False, SINCE: None}}
+                    result = await collection.update_one(
+                        {**lease.guard, OUTBOX: {"$size": claimed}}, done
+                    )
+                    if result.matched_count:
+                        return
                 await collection.update_one(lease.guard, release)
-        # Clearing the flag only when the array is empty is atomic against a writer who pushed
-        # new events meanwhile: its push set the flag and made the array non-empty.
-        await collection.update_one(
-            {"_id": lease.key, PENDING: True, OUTBOX: {"$size": 0}},
-            {"$set": {PENDING: False, SINCE: None}},
-        )
+        if drained:
+            # A writer pushed after the claim, so the flag stays; or the array is empty after all
+            # (say, a retried write had landed). Clearing the flag only when the array is empty
+            # is atomic against a writer who pushes meanwhile.
+            await collection.update_one(
+                {"_id": lease.key, PENDING: True, OUTBOX: {"$size": 0}},
+                {"$set": {PENDING: False, SINCE: None}},
+            )
 
     async def pending_count(self) -> int:
         return sum([await c.count_documents({PENDING: True}) for c in self.collections.values()])
