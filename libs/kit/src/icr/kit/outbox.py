@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from icr.contracts import Envelope, Event
@@ -275,61 +275,66 @@ class Relay:
     async def _publish(self, collection: AsyncCollection[Document], keys: list[Any]) -> int:
         if not keys:
             return 0
+        claims = await self._claim(collection, keys)
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._claim_and_publish(collection, key)) for key in keys]
+            tasks = [group.create_task(self._publish_claimed(lease, doc)) for lease, doc in claims]
         return sum(task.result() for task in tasks)
 
-    async def _claim_and_publish(self, collection: AsyncCollection[Document], key: Any) -> int:
-        """Claims one document and publishes its events; a failure stays with this document
+    async def _publish_claimed(self, lease: Lease, doc: Document) -> int:
+        """Publishes one claimed document's events; a failure stays with this document
         (logged; its lease runs out and the events go out again, same ids and numbers)."""
         try:
-            claim = await self._claim(collection, key)
-            if claim is None:
-                return 0
-            lease, doc = claim
             return await lease.hold(lambda: self._publish_document(lease, doc))
         except LeaseLost as lost:
             log.warning("outbox lease lost; stopped sending", extra={"reason": str(lost)})
         except Exception:
             log.warning(
                 "outbox publish failed; retried once the lease runs out",
-                extra={"collection": collection.name, "doc_id": str(key)},
+                extra={"collection": lease.collection.name, "doc_id": str(lease.key)},
                 exc_info=True,
             )
         return 0
 
     async def _claim(
-        self, collection: AsyncCollection[Document], key: Any
-    ) -> tuple[Lease, Document] | None:
+        self, collection: AsyncCollection[Document], keys: list[Any]
+    ) -> list[tuple[Lease, Document]]:
+        """Claims the documents among `keys` that have pending events and no live lease: two
+        round trips for the whole batch (mark them with this claim's token, read them back),
+        not one per document. Each claimed document gets a lease of its own under that token,
+        so one lost lease stops only its own document."""
         token = new_token(self.owner)
         loop = asyncio.get_running_loop()
         sent = loop.time()
         now = await self.clock.now()
-        doc = await collection.find_one_and_update(
-            # Never our own live lease either: this process works on a document once at a time.
-            {"_id": key, PENDING: True, **_lease_over(now)},
+        # Never our own live lease either: this process works on a document once at a time.
+        await collection.update_many(
+            {"_id": {"$in": keys}, PENDING: True, **_lease_over(now)},
             {
                 "$set": {
                     LEASE_OWNER: token,
                     LEASE_UNTIL: now + timedelta(seconds=self.lease_seconds),
                 }
             },
-            projection={OUTBOX: 1, SEQ: 1},
-            return_document=ReturnDocument.AFTER,
         )
-        if doc is None:
-            return None
-        lease = Lease(
-            collection=collection,
-            key=key,
-            token_field=LEASE_OWNER,
-            until_field=LEASE_UNTIL,
-            token=token,
-            seconds=self.lease_seconds,
-            clock=self.clock,
-            sure_until=0.0,
-        ).started(sent)
-        return lease, doc
+        docs = await collection.find(
+            {"_id": {"$in": keys}, LEASE_OWNER: token}, projection={OUTBOX: 1, SEQ: 1}
+        ).to_list()
+        return [
+            (
+                Lease(
+                    collection=collection,
+                    key=doc["_id"],
+                    token_field=LEASE_OWNER,
+                    until_field=LEASE_UNTIL,
+                    token=token,
+                    seconds=self.lease_seconds,
+                    clock=self.clock,
+                    sure_until=0.0,
+                ).started(sent),
+                doc,
+            )
+            for doc in docs
+        ]
 
     async def _publish_document(self, lease: Lease, doc: Document) -> int:
         # A document's events one after another: an event is sent only once the one before it
