@@ -59,11 +59,22 @@ class Noted(Event):
     account: str
 
 
+class Audited(Event):
+    """Another kind of aggregate on the same topic, with ids of its own (as departments and people
+    share the directory topic): its sequence numbers count its own events."""
+
+    event_type: ClassVar[str] = "kit.audit.audited"
+    topic: ClassVar[Topic] = TOPIC
+    aggregate_field: ClassVar[str] = "auditor"
+
+    auditor: str
+
+
 EVENTS = Registry()
-EVENTS.register(Moved, Noted)
+EVENTS.register(Moved, Noted, Audited)
 
 EVENTS_V2 = Registry()
-EVENTS_V2.register(Moved, MovedV2, Noted)
+EVENTS_V2.register(Moved, MovedV2, Noted, Audited)
 
 
 @EVENTS_V2.upcaster("kit.ledger.moved", 1)
@@ -483,6 +494,36 @@ async def test_sequence_numbers_skip_stale_events_and_count_gaps(rig: Rig) -> No
     position = await rig.mongo.collection("consumer_positions").find_one({})
     assert position is not None
     assert position["seq"] == 7
+
+
+async def test_two_kinds_of_aggregate_with_one_id_on_one_topic_keep_their_own_positions(
+    rig: Rig,
+) -> None:
+    # The relay numbers each document's events from 1: account "x" and auditor "x" both have a
+    # sequence 1 and 2, and neither kind's events may be skipped as stale because of the other's.
+    applied: list[tuple[str, int | None]] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        applied.append((type(event).__name__, envelope.sequence))
+
+    def audited(sequence: int) -> Envelope:
+        return Envelope.wrap(Audited(auditor="x"), source="kit", sequence=sequence)
+
+    await rig.publish(
+        moved("x", 1, sequence=1), audited(1), moved("x", 2, sequence=2), audited(2), partition=0
+    )
+    sub = Subscription(group=rig.group)
+    sub.on(Moved)(handle)
+    sub.on(Audited)(handle)
+    inbox = Inbox(rig.mongo.collection("inbox"), rig.full_group)
+    rig.start(ConsumerRunner(rig.settings, sub, inbox, rig.producer, events=EVENTS))
+
+    async def done() -> bool:
+        return (await rig.committed()).get(0) == 4
+
+    await eventually(done, "all four records consumed")
+    assert applied == [("Moved", 1), ("Audited", 1), ("Moved", 2), ("Audited", 2)]
+    assert rig.counted("stale") == 0
 
 
 async def test_topics_are_created_with_min_insync_replicas_and_dead_letters_kept() -> None:

@@ -186,7 +186,8 @@ class ConsumerRunner:
         self._idle.set()
         self._pending: dict[TopicPartition, int] = {}
         self._commit_lock = asyncio.Lock()
-        # Per-assignment caches; the store is the truth.
+        # Per-assignment caches; the store is the truth. Holds by (topic, aggregate id),
+        # positions by stream (see `_stream`).
         self._held: dict[tuple[str, str], _Held] = {}
         self._positions: dict[tuple[str, str], int] = {}
         # Failed attempts per record, kept across polls (a seek back does not reset them).
@@ -424,12 +425,14 @@ class ConsumerRunner:
             await self.holds.park(key, delivery)
             return self._count_outcome(topic, "parked")
         handler = self.handlers.get(envelope.type)
-        sequence = envelope.sequence
-        if sequence is not None:
-            last = self._positions.get(agg)
+        stream = self._stream(topic, envelope.type, envelope.aggregate_id)
+        # A type this code does not know has no stream: it is deduplicated by the inbox.
+        sequence = envelope.sequence if stream is not None else None
+        if stream is not None and sequence is not None:
+            last = self._positions.get(stream)
             if last is None:
-                last = await self.positions.last(*agg)
-                self._positions[agg] = last
+                last = await self.positions.last(*stream)
+                self._positions[stream] = last
             if sequence <= last:
                 return self._count_outcome(topic, "stale")
             if sequence > last + 1:
@@ -439,9 +442,9 @@ class ConsumerRunner:
                     extra={"aggregate_id": envelope.aggregate_id, "last": last, "got": sequence},
                 )
         if handler is None:
-            if sequence is not None:
+            if stream is not None and sequence is not None:
                 # All of an aggregate's events share one topic, so ignored ones still count.
-                await self._advance(agg, sequence)
+                await self._advance(stream, sequence)
             return self._count_outcome(topic, "ignored")
         cause = parse_traceparent(header(list(delivery.headers), "traceparent"))
         cause = replace(  # keeps the producer's span as this one's parent
@@ -472,8 +475,8 @@ class ConsumerRunner:
             if error is not None:
                 await self._dead_letter(delivery, envelope, error)
                 return self._count_outcome(topic, "dead_lettered")
-            if sequence is not None:
-                await self._advance(agg, sequence)
+            if stream is not None and sequence is not None:
+                await self._advance(stream, sequence)
             else:
                 await self.inbox.record(envelope.event_id)
             return self._count_outcome(topic, "applied")
@@ -488,9 +491,23 @@ class ConsumerRunner:
         except UnknownEvent:
             return False
 
-    async def _advance(self, agg: tuple[str, str], sequence: int) -> None:
-        await self.positions.advance(*agg, sequence)
-        self._positions[agg] = max(sequence, self._positions.get(agg, 0))
+    def _stream(self, topic: str, event_type: str, aggregate_id: str) -> tuple[str, str] | None:
+        """What one run of sequence numbers counts: (topic, key field and aggregate id).
+
+        The relay numbers each document's events from 1, and one topic may carry two kinds of
+        aggregate whose ids can coincide (a department and a person "x" on the directory topic):
+        keyed by the id alone, one would make the other's events look stale. None for a type
+        this code does not know.
+        """
+        try:
+            key_field = self.events.latest(event_type).aggregate_field
+        except UnknownEvent:
+            return None
+        return topic, f"{key_field}:{aggregate_id}"
+
+    async def _advance(self, stream: tuple[str, str], sequence: int) -> None:
+        await self.positions.advance(*stream, sequence)
+        self._positions[stream] = max(sequence, self._positions.get(stream, 0))
 
     async def _attempt(
         self,
@@ -661,8 +678,10 @@ class ConsumerRunner:
                 current = await self.holds.get(key)
                 if current is None or not current.get("action"):
                     return True  # failed again: the hold now waits on its new error
-            elif hold.get("sequence") is not None:
-                await self._advance(agg, int(hold["sequence"]))
+            elif hold.get("sequence") is not None and (
+                stream := self._stream(hold["topic"], hold["event_type"], hold["aggregate_id"])
+            ):
+                await self._advance(stream, int(hold["sequence"]))
             else:
                 await self.inbox.record(hold["event_id"], status="skipped")
             await self.holds.mark(key, head_done=True)

@@ -70,7 +70,8 @@ POSITIONS_COLLECTION = "consumer_positions"
 
 
 class Positions:
-    """The last applied sequence number per (group, topic, aggregate).
+    """The last applied sequence number per (group, topic, stream), where a stream is one
+    aggregate: its key field and id (`ConsumerRunner._stream`).
 
     For events that carry `Envelope.sequence` this one record replaces the inbox: an event at or
     below the position is a duplicate or stale and is skipped; the write after applying is the
@@ -82,16 +83,16 @@ class Positions:
         self.collection = collection
         self.group = group
 
-    def _key(self, topic: str, aggregate_id: str) -> str:
-        return f"{self.group}|{topic}|{aggregate_id}"
+    def _key(self, topic: str, stream: str) -> str:
+        return f"{self.group}|{topic}|{stream}"
 
-    async def last(self, topic: str, aggregate_id: str) -> int:
-        doc = await self.collection.find_one({"_id": self._key(topic, aggregate_id)}, {"seq": 1})
+    async def last(self, topic: str, stream: str) -> int:
+        doc = await self.collection.find_one({"_id": self._key(topic, stream)}, {"seq": 1})
         return int(doc["seq"]) if doc else 0
 
-    async def advance(self, topic: str, aggregate_id: str, sequence: int) -> None:
+    async def advance(self, topic: str, stream: str, sequence: int) -> None:
         await self.collection.update_one(
-            {"_id": self._key(topic, aggregate_id)},
+            {"_id": self._key(topic, stream)},
             {"$max": {"seq": sequence}, "$set": {"at": datetime.now(UTC)}},
             upsert=True,
         )
