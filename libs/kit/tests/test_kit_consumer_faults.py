@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import AutoReconnect
 
 from icr.contracts import Envelope, Event, Registry
@@ -524,6 +525,67 @@ async def test_two_kinds_of_aggregate_with_one_id_on_one_topic_keep_their_own_po
     await eventually(done, "all four records consumed")
     assert applied == [("Moved", 1), ("Audited", 1), ("Moved", 2), ("Audited", 2)]
     assert rig.counted("stale") == 0
+
+
+class _Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        if isinstance(target, str):
+            self.seen[(event.command_name, target)] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_events_a_group_ignores_cost_no_store_call_each(rig: Rig) -> None:
+    # The feedback group handles one type of the requests topic and ignores the other dozen; an
+    # ignored event must not cost a read and a write of the store each (issue 7).
+    applied: list[int | None] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        applied.append(envelope.sequence)
+
+    commands = _Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        rig.settings.mongo_url, event_listeners=[commands]
+    )
+    try:
+        inbox = Inbox(client[rig.settings.mongo_db]["inbox"], rig.full_group)
+        sub = Subscription(group=rig.group)
+        sub.on(Moved)(handle)
+        noted = [
+            Envelope.wrap(Noted(account=f"q{i}"), source="kit", sequence=n)
+            for i in range(4)
+            for n in (1, 2, 3)
+        ]
+        await rig.publish(*noted, moved("q0", 4, sequence=4), partition=0)
+        rig.start(ConsumerRunner(rig.settings, sub, inbox, rig.producer, events=EVENTS))
+
+        async def done() -> bool:
+            return (await rig.committed()).get(0) == 13
+
+        await eventually(done, "all thirteen records consumed")
+    finally:
+        await client.close()
+    assert applied == [4]
+    gaps = REGISTRY.get_sample_value(
+        "icr_consumer_sequence_gaps_total", {"group": rig.full_group, "topic": rig.topic}
+    )
+    assert not gaps  # 1-3 ignored, 4 applied: in step
+    writes = commands.seen[("update", "consumer_positions")]
+    reads = commands.seen[("find", "consumer_positions")]
+    # One read for the handled event; one write for it and one per commit for the ignored ones.
+    assert reads <= 1, commands.seen
+    assert writes <= 3, commands.seen
+    positions = rig.mongo.collection("consumer_positions")
+    assert await positions.count_documents({}) == 4
+    assert (await positions.find_one({"_id": {"$regex": "q0$"}}) or {}).get("seq") == 4
 
 
 async def test_topics_are_created_with_min_insync_replicas_and_dead_letters_kept() -> None:

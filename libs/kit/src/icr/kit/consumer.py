@@ -40,6 +40,7 @@ from aiokafka.errors import (
 from pydantic import ValidationError
 from pymongo import IndexModel
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
+from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential_jitter
 
 from icr.contracts import Envelope, Event, registry
@@ -190,6 +191,8 @@ class ConsumerRunner:
         # positions by stream (see `_stream`).
         self._held: dict[tuple[str, str], _Held] = {}
         self._positions: dict[tuple[str, str], int] = {}
+        # The highest number of each stream's ignored events since the last commit.
+        self._ignored: dict[tuple[str, str], int] = {}
         # Failed attempts per record, kept across polls (a seek back does not reset them).
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._last_error: dict[tuple[str, int, int], str] = {}
@@ -342,6 +345,7 @@ class ConsumerRunner:
         self._owned = set(assigned)
         self._generation += 1
         self._pending = {}
+        self._ignored = {}  # their records come again from the commit
         log.info("partitions assigned", extra={"group": self.group, "partitions": str(assigned)})
 
     async def _prepare(self, generation: int) -> bool:
@@ -388,6 +392,19 @@ class ConsumerRunner:
 
     async def _commit(self) -> None:
         async with self._commit_lock:
+            if self._ignored:
+                # Before the offsets: a crash in between only shows these records again.
+                ignored, self._ignored = self._ignored, {}
+                try:
+                    await self.positions.advance_many(ignored)
+                except PyMongoError as exc:
+                    for stream, sequence in ignored.items():
+                        self._ignored[stream] = max(sequence, self._ignored.get(stream, 0))
+                    log.warning(
+                        "positions not written; offsets committed later",
+                        extra={"group": self.group, "error": repr(exc)},
+                    )
+                    return
             offsets, self._pending = self._pending, {}
             self._since_commit = 0
             if not offsets or self._consumer is None:
@@ -428,6 +445,15 @@ class ConsumerRunner:
         stream = self._stream(topic, envelope.type, envelope.aggregate_id)
         # A type this code does not know has no stream: it is deduplicated by the inbox.
         sequence = envelope.sequence if stream is not None else None
+        if handler is None:
+            if stream is not None and sequence is not None:
+                # All of an aggregate's events share one topic, so ignored ones still count
+                # towards the gap check: remembered here, written once per commit (`_commit`),
+                # so an event this group does not handle costs no store call of its own.
+                self._ignored[stream] = max(sequence, self._ignored.get(stream, 0))
+                if stream in self._positions:
+                    self._positions[stream] = max(sequence, self._positions[stream])
+            return self._count_outcome(topic, "ignored")
         if stream is not None and sequence is not None:
             last = self._positions.get(stream)
             if last is None:
@@ -435,17 +461,12 @@ class ConsumerRunner:
                 self._positions[stream] = last
             if sequence <= last:
                 return self._count_outcome(topic, "stale")
-            if sequence > last + 1:
+            if sequence > max(last, self._ignored.get(stream, 0)) + 1:
                 metrics.SEQUENCE_GAPS.labels(self.group, topic).inc()
                 log.warning(
                     "sequence gap: events of this aggregate are missing",
                     extra={"aggregate_id": envelope.aggregate_id, "last": last, "got": sequence},
                 )
-        if handler is None:
-            if stream is not None and sequence is not None:
-                # All of an aggregate's events share one topic, so ignored ones still count.
-                await self._advance(stream, sequence)
-            return self._count_outcome(topic, "ignored")
         cause = parse_traceparent(header(list(delivery.headers), "traceparent"))
         cause = replace(  # keeps the producer's span as this one's parent
             cause or new_causation(),

@@ -15,7 +15,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from pymongo import IndexModel
+from pymongo import IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -92,7 +92,20 @@ class Positions:
 
     async def advance(self, topic: str, stream: str, sequence: int) -> None:
         await self.collection.update_one(
-            {"_id": self._key(topic, stream)},
-            {"$max": {"seq": sequence}, "$set": {"at": datetime.now(UTC)}},
-            upsert=True,
+            {"_id": self._key(topic, stream)}, self._to(sequence), upsert=True
         )
+
+    async def advance_many(self, positions: dict[tuple[str, str], int]) -> None:
+        """Several streams in one store call (the events a group ignores, once per commit)."""
+        if positions:
+            await self.collection.bulk_write(
+                [
+                    UpdateOne({"_id": self._key(*stream)}, self._to(sequence), upsert=True)
+                    for stream, sequence in positions.items()
+                ],
+                ordered=False,
+            )
+
+    @staticmethod
+    def _to(sequence: int) -> Document:
+        return {"$max": {"seq": sequence}, "$set": {"at": datetime.now(UTC)}}
