@@ -23,7 +23,7 @@ from pymongo.errors import AutoReconnect
 from icr.contracts import Envelope, Event, Registry
 from icr.contracts.topics import Topic
 from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
-from icr.kit.holds import HOLDS_COLLECTION, PARKED_COLLECTION
+from icr.kit.holds import HOLDS_COLLECTION, PARKED_COLLECTION, Delivery, Holds
 from icr.kit.inbox import Inbox
 from icr.kit.kafka import build_producer, encode, ensure_topics
 from icr.kit.mongo import Mongo, record_once
@@ -388,11 +388,20 @@ async def test_an_unknown_version_holds_its_aggregate_until_a_consumer_knows_it(
 
 
 async def holds_command(rig: Rig, *args: str) -> str:
+    code, out, err = await run_holds_command(rig, *args)
+    assert code == 0, err
+    return out
+
+
+async def run_holds_command(
+    rig: Rig, *args: str, service: str = "kit", **env_vars: str
+) -> tuple[int | None, str, str]:
     env = {
         **os.environ,
         "MONGO_URL": rig.settings.mongo_url,
         "MONGO_DB": rig.settings.mongo_db,
         "KAFKA_TOPIC_PREFIX": rig.settings.kafka_topic_prefix,
+        **env_vars,
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -400,14 +409,45 @@ async def holds_command(rig: Rig, *args: str) -> str:
         "icr.kit.holds",
         *args,
         "--service",
-        "kit",
+        service,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_the_holds_command_refuses_unclear_input(rig: Rig) -> None:
+    holds = rig.mongo.collection(HOLDS_COLLECTION)
+    for group in ("kit.one", "kit.two"):
+        await Holds(
+            holds, rig.mongo.collection(PARKED_COLLECTION), rig.settings.topic_name(group)
+        ).hold(
+            Delivery(topic=rig.topic, partition=0, offset=0, key=b"a", value=b"{}"),
+            aggregate_id="a",
+            event_id="e",
+            event_type="kit.ledger.moved",
+            version=1,
+            sequence=None,
+            reason="dead_lettered",
+            error="boom",
+        )
+    # A misspelt service names a database that does not exist: not "0 hold(s)".
+    code, _, err = await run_holds_command(rig, "list", service="kti", MONGO_DB="")
+    assert (code, "no database" in err) == (2, True), err
+    # Held in two groups: a skip must name the group, and then touches only that one.
+    code, _, err = await run_holds_command(rig, "skip", "--aggregate", "a")
+    assert (code, "--group" in err) == (2, True), err
+    assert await holds.count_documents({"action": {"$ne": None}}) == 0
+    code, _, err = await run_holds_command(rig, "skip", "--aggregate", "a", "--group", "kit.two")
+    assert code == 0, err
+    marked = [d["group"] async for d in holds.find({"action": "skip"})]
+    assert marked == [rig.settings.topic_name("kit.two")]
+    code, _, err = await run_holds_command(rig, "redrive", "--aggregate", "nope")
+    assert (code, "no hold" in err) == (1, True), err
+    code, _, err = await run_holds_command(rig, "redrive")
+    assert (code, "--aggregate" in err) == (2, True), err
 
 
 async def held_then(rig: Rig, action: str) -> list[int]:
