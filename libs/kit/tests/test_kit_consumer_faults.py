@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
@@ -433,8 +434,11 @@ async def test_the_holds_command_refuses_unclear_input(rig: Rig) -> None:
             reason="dead_lettered",
             error="boom",
         )
-    # A misspelt service names a database that does not exist: not "0 hold(s)".
-    code, _, err = await run_holds_command(rig, "list", service="kti", MONGO_DB="")
+    # A misspelt service names a database that does not exist: not "0 hold(s)". (A random name:
+    # the stand-in creates a database on any read, so an old command's run leaves it behind.)
+    code, _, err = await run_holds_command(
+        rig, "list", service=f"kti{uuid.uuid4().hex[:8]}", MONGO_DB=""
+    )
     assert (code, "no database" in err) == (2, True), err
     # Held in two groups: a skip must name the group, and then touches only that one.
     code, _, err = await run_holds_command(rig, "skip", "--aggregate", "a")
