@@ -5,6 +5,7 @@ re-driven or skipped by the operator command, sequence numbers, topic settings."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -663,6 +664,75 @@ async def test_record_once_counts_each_source_event_once(rig: Rig) -> None:
     pipeline = [{"$group": {"_id": "$user", "n": {"$sum": "$points"}}}]
     total = [d async for d in await ledger.aggregate(pipeline)]
     assert total == [{"_id": "u", "n": 7}]
+
+
+async def test_a_hold_released_while_its_partition_moves_does_not_strand_the_aggregate(
+    rig: Rig,
+) -> None:
+    # A re-drives h's hold; its store is slow to delete the hold just when B joins and takes h's
+    # partition. B must not keep h held (parking its events for ever) on a hold A deleted.
+    broken = True
+    applied: list[tuple[str, int]] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        assert isinstance(event, Moved)
+        if event.n == 13 and broken:
+            raise ValueError("unlucky")
+        if event.account == "z":
+            await asyncio.sleep(1.5)  # keeps B's first batch busy after it loaded the holds
+        applied.append((event.account, event.n))
+
+    await rig.publish(*(moved("h", n) for n in (13, 2)), partition=0)
+    runner_a = rig.runner(handle)
+    rig.start(runner_a)
+
+    async def held() -> bool:
+        return await rig.mongo.collection(PARKED_COLLECTION).count_documents({}) == 1
+
+    await eventually(held, "h held with one parked event")
+    b_settings = service_settings_for_test(
+        service_name="a-kit",  # sorts first: the assignor gives B partition 0, h's
+        kafka_topic_prefix=rig.settings.kafka_topic_prefix,
+        mongo_db=rig.settings.mongo_db,
+        consumer_hold_check_seconds=0.2,
+    )
+    runner_b = rig.runner(handle, settings=b_settings)
+    h_partition = TopicPartition(rig.topic, 0)
+
+    def b_prepared() -> bool:
+        return (
+            h_partition in runner_b._owned and runner_b._loaded_generation == runner_b._generation
+        )
+
+    release = runner_a.holds.release
+    released = asyncio.Event()
+
+    async def slow_release(key: str) -> None:
+        await rig.publish(moved("z", 1), partition=0)  # A polls no more: B's first record
+        rig.start(runner_b)
+        # A slow store: the delete lands after B took the partition over (or after 6 s, if
+        # B cannot get it before A has finished).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(6):
+                while not b_prepared():
+                    await asyncio.sleep(0.02)
+        await release(key)
+        released.set()
+
+    runner_a.holds.release = slow_release  # type: ignore[method-assign]
+    broken = False
+    await holds_command(rig, "redrive", "--aggregate", "h", "--group", "kit.ledger")
+    await asyncio.wait_for(released.wait(), 40)
+    await eventually(lambda: asyncio.sleep(0, b_prepared()), "B owns h's partition")
+    await rig.publish(moved("h", 4), partition=0)
+
+    async def flowing() -> bool:
+        return ("h", 4) in applied
+
+    await eventually(flowing, f"h's next event applied (applied: {applied})", timeout=20)
+    assert [n for account, n in applied if account == "h"] == [13, 2, 4]
+    assert ("z", 1) in applied
+    assert await rig.mongo.collection(PARKED_COLLECTION).count_documents({}) == 0
 
 
 async def test_a_redrive_that_fails_again_keeps_the_hold_and_its_parked_events(rig: Rig) -> None:

@@ -183,8 +183,10 @@ class ConsumerRunner:
         self._owned: set[TopicPartition] = set()
         self._generation = 0
         self._loaded_generation = -1
+        # Set when no record nor hold release is in progress (a revocation waits for it).
         self._idle = asyncio.Event()
         self._idle.set()
+        self._busy = 0
         self._pending: dict[TopicPartition, int] = {}
         self._commit_lock = asyncio.Lock()
         # Per-assignment caches; the store is the truth. Holds by (topic, aggregate id),
@@ -299,6 +301,7 @@ class ConsumerRunner:
         Store or broker errors outside the handler (reading the position, parking, sending to the
         dead-letter topic) are retried with backoff until they pass or the budget is spent.
         """
+        self._busy += 1
         self._idle.clear()
         try:
             async with asyncio.timeout_at(deadline):
@@ -321,6 +324,11 @@ class ConsumerRunner:
             )
             return False
         finally:
+            self._done_busy()
+
+    def _done_busy(self) -> None:
+        self._busy -= 1
+        if not self._busy:
             self._idle.set()
 
     def _wait(self) -> Any:
@@ -673,8 +681,17 @@ class ConsumerRunner:
                 owner = TopicPartition(doc["topic"], doc["partition"]) if doc else None
                 if doc is None or owner not in self._owned:
                     continue
-                if self._generation != generation or not await self._release(doc, generation):
+                if self._generation != generation:
                     return
+                # One busy step: a revocation waits for it, so the hold is never deleted (or
+                # marked) after its partition's new owner loaded it.
+                self._busy += 1
+                self._idle.clear()
+                try:
+                    if not await self._release(doc, generation):
+                        return
+                finally:
+                    self._done_busy()
         except TRANSIENT:
             # Progress is stored; the next check resumes. Not a reason to leave the group.
             log.warning("hold action interrupted; retrying later", extra={"group": self.group})
