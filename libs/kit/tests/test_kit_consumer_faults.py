@@ -633,6 +633,47 @@ async def test_events_a_group_ignores_cost_no_store_call_each(rig: Rig) -> None:
     assert (await positions.find_one({"_id": {"$regex": "q0$"}}) or {}).get("seq") == 4
 
 
+async def test_new_aggregates_of_a_batch_cost_one_position_read(rig: Rig) -> None:
+    # Every submitted request is an aggregate the consumer meets for the first time: its
+    # position is read for the batch, not once per event.
+    applied: list[str] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        assert isinstance(event, Moved)
+        applied.append(event.account)
+
+    commands = _Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        rig.settings.mongo_url, event_listeners=[commands]
+    )
+    accounts = [f"n{i}" for i in range(8)]
+    try:
+        inbox = Inbox(client[rig.settings.mongo_db]["inbox"], rig.full_group)
+        sub = Subscription(group=rig.group)
+        sub.on(Moved)(handle)
+        await rig.publish(*(moved(a, 1, sequence=1) for a in accounts), partition=0)
+        runner = ConsumerRunner(rig.settings, sub, inbox, rig.producer, events=EVENTS)
+        rig.start(runner)
+
+        async def done() -> bool:
+            return (await rig.committed()).get(0) == len(accounts)
+
+        await eventually(done, "all records consumed")
+        # A redelivered n0 in a later batch: the cached position still skips it.
+        await rig.publish(moved("n0", 1, sequence=1), partition=0)
+
+        async def skipped() -> bool:
+            return (await rig.committed()).get(0) == len(accounts) + 1
+
+        await eventually(skipped, "the redelivery consumed")
+    finally:
+        await client.close()
+    assert applied == accounts
+    assert rig.counted("stale") == 1
+    reads = commands.seen[("find", "consumer_positions")]
+    assert reads <= 2, commands.seen  # one per batch (the records may come in two)
+
+
 async def test_topics_are_created_with_min_insync_replicas_and_dead_letters_kept() -> None:
     settings = service_settings_for_test(service_name="kit", kafka_min_insync_replicas=2)
     await ensure_topics(settings, [TOPIC], [dead_letter_topic("kit.cfg")])

@@ -246,6 +246,7 @@ class ConsumerRunner:
         generation: int,
     ) -> None:
         pending = {tp: list(records) for tp, records in batches.items() if records}
+        await self._load_positions([r for records in pending.values() for r in records], generation)
 
         def seek_back() -> None:
             for tp, rest in pending.items():
@@ -273,6 +274,34 @@ class ConsumerRunner:
                 if self._since_commit >= COMMIT_EVERY:
                     await self._commit()
             await self._commit()
+
+    async def _load_positions(
+        self, records: list[ConsumerRecord[bytes, bytes]], generation: int
+    ) -> None:
+        """Reads the positions of a batch's new streams in one store call, instead of one read
+        per event of an aggregate not met before (each submitted request is one). Best effort:
+        a failure leaves `process` to read them one by one."""
+        wanted: set[tuple[str, str]] = set()
+        for record in records:
+            try:
+                envelope = decode(record.value)
+            except ValidationError:
+                continue
+            if envelope.sequence is None or envelope.type not in self.handlers:
+                continue
+            stream = self._stream(record.topic, envelope.type, envelope.aggregate_id)
+            if stream is not None and stream not in self._positions:
+                wanted.add(stream)
+        if not wanted:
+            return
+        try:
+            async with asyncio.timeout(self.budget):
+                found = await self.positions.last_many(sorted(wanted))
+        except (TimeoutError, PyMongoError):
+            return
+        if self._generation == generation:
+            for stream, last in found.items():
+                self._positions.setdefault(stream, last)
 
     async def stop(self) -> None:
         """Leaves the group gracefully: the record in flight finishes and is committed.

@@ -90,6 +90,15 @@ class Positions:
         doc = await self.collection.find_one({"_id": self._key(topic, stream)}, {"seq": 1})
         return int(doc["seq"]) if doc else 0
 
+    async def last_many(self, streams: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The positions of several streams in one read (0 for a stream not seen yet)."""
+        keys = {self._key(*stream): stream for stream in streams}
+        found = {
+            doc["_id"]: int(doc["seq"])
+            async for doc in self.collection.find({"_id": {"$in": list(keys)}}, {"seq": 1})
+        }
+        return {stream: found.get(key, 0) for key, stream in keys.items()}
+
     async def advance(self, topic: str, stream: str, sequence: int) -> None:
         await self.collection.update_one(
             {"_id": self._key(topic, stream)}, self._to(sequence), upsert=True
