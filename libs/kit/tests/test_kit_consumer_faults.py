@@ -449,6 +449,8 @@ async def test_the_holds_command_refuses_unclear_input(rig: Rig) -> None:
     assert code == 0, err
     marked = [d["group"] async for d in holds.find({"action": "skip"})]
     assert marked == [rig.settings.topic_name("kit.two")]
+    code, out, err = await run_holds_command(rig, "list", "--group", "kit.on")
+    assert (code, out.strip(), rig.settings.topic_name("kit.one") in err) == (0, "0 hold(s)", True)
     code, _, err = await run_holds_command(rig, "redrive", "--aggregate", "nope")
     assert (code, "no hold" in err) == (1, True), err
     code, _, err = await run_holds_command(rig, "redrive")

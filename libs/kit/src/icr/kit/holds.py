@@ -231,6 +231,10 @@ async def _act(args: argparse.Namespace, settings: ServiceSettings, mongo: Mongo
                 file=out,
             )
         print(f"{len(docs)} hold(s)", file=out)
+        if not docs and args.group:
+            # A misspelt group lists nothing, like a group without holds: say which have some.
+            groups = sorted(await holds.distinct("group"))
+            print(f"note: groups with holds: {', '.join(groups) or 'none'}", file=sys.stderr)
         return 0
     if not docs:
         where = f" in group {args.group!r}" if args.group else ""
