@@ -5,9 +5,11 @@ re-driven or skipped by the operator command, sequence numbers, topic settings."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar
@@ -17,12 +19,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from prometheus_client import REGISTRY
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.errors import AutoReconnect
 
 from icr.contracts import Envelope, Event, Registry
 from icr.contracts.topics import Topic
 from icr.kit.consumer import ConsumerRunner, Subscription, dead_letter_topic
-from icr.kit.holds import HOLDS_COLLECTION, PARKED_COLLECTION
+from icr.kit.holds import HOLDS_COLLECTION, PARKED_COLLECTION, Delivery, Holds
 from icr.kit.inbox import Inbox
 from icr.kit.kafka import build_producer, encode, ensure_topics
 from icr.kit.mongo import Mongo, record_once
@@ -59,11 +62,22 @@ class Noted(Event):
     account: str
 
 
+class Audited(Event):
+    """Another kind of aggregate on the same topic, with ids of its own (as departments and people
+    share the directory topic): its sequence numbers count its own events."""
+
+    event_type: ClassVar[str] = "kit.audit.audited"
+    topic: ClassVar[Topic] = TOPIC
+    aggregate_field: ClassVar[str] = "auditor"
+
+    auditor: str
+
+
 EVENTS = Registry()
-EVENTS.register(Moved, Noted)
+EVENTS.register(Moved, Noted, Audited)
 
 EVENTS_V2 = Registry()
-EVENTS_V2.register(Moved, MovedV2, Noted)
+EVENTS_V2.register(Moved, MovedV2, Noted, Audited)
 
 
 @EVENTS_V2.upcaster("kit.ledger.moved", 1)
@@ -376,11 +390,20 @@ async def test_an_unknown_version_holds_its_aggregate_until_a_consumer_knows_it(
 
 
 async def holds_command(rig: Rig, *args: str) -> str:
+    code, out, err = await run_holds_command(rig, *args)
+    assert code == 0, err
+    return out
+
+
+async def run_holds_command(
+    rig: Rig, *args: str, service: str = "kit", **env_vars: str
+) -> tuple[int | None, str, str]:
     env = {
         **os.environ,
         "MONGO_URL": rig.settings.mongo_url,
         "MONGO_DB": rig.settings.mongo_db,
         "KAFKA_TOPIC_PREFIX": rig.settings.kafka_topic_prefix,
+        **env_vars,
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -388,14 +411,50 @@ async def holds_command(rig: Rig, *args: str) -> str:
         "icr.kit.holds",
         *args,
         "--service",
-        "kit",
+        service,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_the_holds_command_refuses_unclear_input(rig: Rig) -> None:
+    holds = rig.mongo.collection(HOLDS_COLLECTION)
+    for group in ("kit.one", "kit.two"):
+        await Holds(
+            holds, rig.mongo.collection(PARKED_COLLECTION), rig.settings.topic_name(group)
+        ).hold(
+            Delivery(topic=rig.topic, partition=0, offset=0, key=b"a", value=b"{}"),
+            aggregate_id="a",
+            event_id="e",
+            event_type="kit.ledger.moved",
+            version=1,
+            sequence=None,
+            reason="dead_lettered",
+            error="boom",
+        )
+    # A misspelt service names a database that does not exist: not "0 hold(s)". (A random name:
+    # the stand-in creates a database on any read, so an old command's run leaves it behind.)
+    code, _, err = await run_holds_command(
+        rig, "list", service=f"kti{uuid.uuid4().hex[:8]}", MONGO_DB=""
+    )
+    assert (code, "no database" in err) == (2, True), err
+    # Held in two groups: a skip must name the group, and then touches only that one.
+    code, _, err = await run_holds_command(rig, "skip", "--aggregate", "a")
+    assert (code, "--group" in err) == (2, True), err
+    assert await holds.count_documents({"action": {"$ne": None}}) == 0
+    code, _, err = await run_holds_command(rig, "skip", "--aggregate", "a", "--group", "kit.two")
+    assert code == 0, err
+    marked = [d["group"] async for d in holds.find({"action": "skip"})]
+    assert marked == [rig.settings.topic_name("kit.two")]
+    code, out, err = await run_holds_command(rig, "list", "--group", "kit.on")
+    assert (code, out.strip(), rig.settings.topic_name("kit.one") in err) == (0, "0 hold(s)", True)
+    code, _, err = await run_holds_command(rig, "redrive", "--aggregate", "nope")
+    assert (code, "no hold" in err) == (1, True), err
+    code, _, err = await run_holds_command(rig, "redrive")
+    assert (code, "--aggregate" in err) == (2, True), err
 
 
 async def held_then(rig: Rig, action: str) -> list[int]:
@@ -485,6 +544,138 @@ async def test_sequence_numbers_skip_stale_events_and_count_gaps(rig: Rig) -> No
     assert position["seq"] == 7
 
 
+async def test_two_kinds_of_aggregate_with_one_id_on_one_topic_keep_their_own_positions(
+    rig: Rig,
+) -> None:
+    # The relay numbers each document's events from 1: account "x" and auditor "x" both have a
+    # sequence 1 and 2, and neither kind's events may be skipped as stale because of the other's.
+    applied: list[tuple[str, int | None]] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        applied.append((type(event).__name__, envelope.sequence))
+
+    def audited(sequence: int) -> Envelope:
+        return Envelope.wrap(Audited(auditor="x"), source="kit", sequence=sequence)
+
+    await rig.publish(
+        moved("x", 1, sequence=1), audited(1), moved("x", 2, sequence=2), audited(2), partition=0
+    )
+    sub = Subscription(group=rig.group)
+    sub.on(Moved)(handle)
+    sub.on(Audited)(handle)
+    inbox = Inbox(rig.mongo.collection("inbox"), rig.full_group)
+    rig.start(ConsumerRunner(rig.settings, sub, inbox, rig.producer, events=EVENTS))
+
+    async def done() -> bool:
+        return (await rig.committed()).get(0) == 4
+
+    await eventually(done, "all four records consumed")
+    assert applied == [("Moved", 1), ("Audited", 1), ("Moved", 2), ("Audited", 2)]
+    assert rig.counted("stale") == 0
+
+
+class _Commands(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        if isinstance(target, str):
+            self.seen[(event.command_name, target)] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_events_a_group_ignores_cost_no_store_call_each(rig: Rig) -> None:
+    # The feedback group handles one type of the requests topic and ignores the other dozen; an
+    # ignored event must not cost a read and a write of the store each (issue 7).
+    applied: list[int | None] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        applied.append(envelope.sequence)
+
+    commands = _Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        rig.settings.mongo_url, event_listeners=[commands]
+    )
+    try:
+        inbox = Inbox(client[rig.settings.mongo_db]["inbox"], rig.full_group)
+        sub = Subscription(group=rig.group)
+        sub.on(Moved)(handle)
+        noted = [
+            Envelope.wrap(Noted(account=f"q{i}"), source="kit", sequence=n)
+            for i in range(4)
+            for n in (1, 2, 3)
+        ]
+        await rig.publish(*noted, moved("q0", 4, sequence=4), partition=0)
+        rig.start(ConsumerRunner(rig.settings, sub, inbox, rig.producer, events=EVENTS))
+
+        async def done() -> bool:
+            return (await rig.committed()).get(0) == 13
+
+        await eventually(done, "all thirteen records consumed")
+    finally:
+        await client.close()
+    assert applied == [4]
+    gaps = REGISTRY.get_sample_value(
+        "icr_consumer_sequence_gaps_total", {"group": rig.full_group, "topic": rig.topic}
+    )
+    assert not gaps  # 1-3 ignored, 4 applied: in step
+    writes = commands.seen[("update", "consumer_positions")]
+    reads = commands.seen[("find", "consumer_positions")]
+    # One read for the handled event; one write for it and one per commit for the ignored ones.
+    assert reads <= 1, commands.seen
+    assert writes <= 3, commands.seen
+    positions = rig.mongo.collection("consumer_positions")
+    assert await positions.count_documents({}) == 4
+    assert (await positions.find_one({"_id": {"$regex": "q0$"}}) or {}).get("seq") == 4
+
+
+async def test_new_aggregates_of_a_batch_cost_one_position_read(rig: Rig) -> None:
+    # Every submitted request is an aggregate the consumer meets for the first time: its
+    # position is read for the batch, not once per event.
+    applied: list[str] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        assert isinstance(event, Moved)
+        applied.append(event.account)
+
+    commands = _Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        rig.settings.mongo_url, event_listeners=[commands]
+    )
+    accounts = [f"n{i}" for i in range(8)]
+    try:
+        inbox = Inbox(client[rig.settings.mongo_db]["inbox"], rig.full_group)
+        sub = Subscription(group=rig.group)
+        sub.on(Moved)(handle)
+        await rig.publish(*(moved(a, 1, sequence=1) for a in accounts), partition=0)
+        runner = ConsumerRunner(rig.settings, sub, inbox, rig.producer, events=EVENTS)
+        rig.start(runner)
+
+        async def done() -> bool:
+            return (await rig.committed()).get(0) == len(accounts)
+
+        await eventually(done, "all records consumed")
+        # A redelivered n0 in a later batch: the cached position still skips it.
+        await rig.publish(moved("n0", 1, sequence=1), partition=0)
+
+        async def skipped() -> bool:
+            return (await rig.committed()).get(0) == len(accounts) + 1
+
+        await eventually(skipped, "the redelivery consumed")
+    finally:
+        await client.close()
+    assert applied == accounts
+    assert rig.counted("stale") == 1
+    reads = commands.seen[("find", "consumer_positions")]
+    assert reads <= 2, commands.seen  # one per batch (the records may come in two)
+
+
 async def test_topics_are_created_with_min_insync_replicas_and_dead_letters_kept() -> None:
     settings = service_settings_for_test(service_name="kit", kafka_min_insync_replicas=2)
     await ensure_topics(settings, [TOPIC], [dead_letter_topic("kit.cfg")])
@@ -516,6 +707,75 @@ async def test_record_once_counts_each_source_event_once(rig: Rig) -> None:
     pipeline = [{"$group": {"_id": "$user", "n": {"$sum": "$points"}}}]
     total = [d async for d in await ledger.aggregate(pipeline)]
     assert total == [{"_id": "u", "n": 7}]
+
+
+async def test_a_hold_released_while_its_partition_moves_does_not_strand_the_aggregate(
+    rig: Rig,
+) -> None:
+    # A re-drives h's hold; its store is slow to delete the hold just when B joins and takes h's
+    # partition. B must not keep h held (parking its events for ever) on a hold A deleted.
+    broken = True
+    applied: list[tuple[str, int]] = []
+
+    async def handle(event: Event, envelope: Envelope) -> None:
+        assert isinstance(event, Moved)
+        if event.n == 13 and broken:
+            raise ValueError("unlucky")
+        if event.account == "z":
+            await asyncio.sleep(1.5)  # keeps B's first batch busy after it loaded the holds
+        applied.append((event.account, event.n))
+
+    await rig.publish(*(moved("h", n) for n in (13, 2)), partition=0)
+    runner_a = rig.runner(handle)
+    rig.start(runner_a)
+
+    async def held() -> bool:
+        return await rig.mongo.collection(PARKED_COLLECTION).count_documents({}) == 1
+
+    await eventually(held, "h held with one parked event")
+    b_settings = service_settings_for_test(
+        service_name="a-kit",  # sorts first: the assignor gives B partition 0, h's
+        kafka_topic_prefix=rig.settings.kafka_topic_prefix,
+        mongo_db=rig.settings.mongo_db,
+        consumer_hold_check_seconds=0.2,
+    )
+    runner_b = rig.runner(handle, settings=b_settings)
+    h_partition = TopicPartition(rig.topic, 0)
+
+    def b_prepared() -> bool:
+        return (
+            h_partition in runner_b._owned and runner_b._loaded_generation == runner_b._generation
+        )
+
+    release = runner_a.holds.release
+    released = asyncio.Event()
+
+    async def slow_release(key: str) -> None:
+        await rig.publish(moved("z", 1), partition=0)  # A polls no more: B's first record
+        rig.start(runner_b)
+        # A slow store: the delete lands after B took the partition over (or after 6 s, if
+        # B cannot get it before A has finished).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(6):
+                while not b_prepared():
+                    await asyncio.sleep(0.02)
+        await release(key)
+        released.set()
+
+    runner_a.holds.release = slow_release  # type: ignore[method-assign]
+    broken = False
+    await holds_command(rig, "redrive", "--aggregate", "h", "--group", "kit.ledger")
+    await asyncio.wait_for(released.wait(), 40)
+    await eventually(lambda: asyncio.sleep(0, b_prepared()), "B owns h's partition")
+    await rig.publish(moved("h", 4), partition=0)
+
+    async def flowing() -> bool:
+        return ("h", 4) in applied
+
+    await eventually(flowing, f"h's next event applied (applied: {applied})", timeout=20)
+    assert [n for account, n in applied if account == "h"] == [13, 2, 4]
+    assert ("z", 1) in applied
+    assert await rig.mongo.collection(PARKED_COLLECTION).count_documents({}) == 0
 
 
 async def test_a_redrive_that_fails_again_keeps_the_hold_and_its_parked_events(rig: Rig) -> None:

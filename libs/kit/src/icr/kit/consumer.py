@@ -40,6 +40,7 @@ from aiokafka.errors import (
 from pydantic import ValidationError
 from pymongo import IndexModel
 from pymongo.errors import ConnectionFailure as PyMongoConnectionFailure
+from pymongo.errors import PyMongoError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential_jitter
 
 from icr.contracts import Envelope, Event, registry
@@ -182,13 +183,18 @@ class ConsumerRunner:
         self._owned: set[TopicPartition] = set()
         self._generation = 0
         self._loaded_generation = -1
+        # Set when no record nor hold release is in progress (a revocation waits for it).
         self._idle = asyncio.Event()
         self._idle.set()
+        self._busy = 0
         self._pending: dict[TopicPartition, int] = {}
         self._commit_lock = asyncio.Lock()
-        # Per-assignment caches; the store is the truth.
+        # Per-assignment caches; the store is the truth. Holds by (topic, aggregate id),
+        # positions by stream (see `_stream`).
         self._held: dict[tuple[str, str], _Held] = {}
         self._positions: dict[tuple[str, str], int] = {}
+        # The highest number of each stream's ignored events since the last commit.
+        self._ignored: dict[tuple[str, str], int] = {}
         # Failed attempts per record, kept across polls (a seek back does not reset them).
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._last_error: dict[tuple[str, int, int], str] = {}
@@ -240,6 +246,7 @@ class ConsumerRunner:
         generation: int,
     ) -> None:
         pending = {tp: list(records) for tp, records in batches.items() if records}
+        await self._load_positions([r for records in pending.values() for r in records], generation)
 
         def seek_back() -> None:
             for tp, rest in pending.items():
@@ -268,6 +275,35 @@ class ConsumerRunner:
                     await self._commit()
             await self._commit()
 
+    async def _load_positions(
+        self, records: list[ConsumerRecord[bytes, bytes]], generation: int
+    ) -> None:
+        """Reads the positions of a batch's new streams in one store call, instead of one read
+        per event of an aggregate not met before (each submitted request is one). Best effort:
+        a failure leaves `process` to read them one by one."""
+        wanted: set[tuple[str, str]] = set()
+        for record in records:
+            try:
+                envelope = decode(record.value)
+            except ValidationError:
+                continue
+            if envelope.sequence is None or envelope.type not in self.handlers:
+                continue
+            stream = self._stream(record.topic, envelope.type, envelope.aggregate_id)
+            if stream is not None and stream not in self._positions:
+                wanted.add(stream)
+        if not wanted:
+            return
+        try:
+            # A small part of the poll interval: the records' own budgets need the rest.
+            async with asyncio.timeout(self.budget / 4):
+                found = await self.positions.last_many(sorted(wanted))
+        except (TimeoutError, PyMongoError):
+            return
+        if self._generation == generation:
+            for stream, last in found.items():
+                self._positions.setdefault(stream, last)
+
     async def stop(self) -> None:
         """Leaves the group gracefully: the record in flight finishes and is committed.
         (Cancelling `run` instead is a crash: that record is redelivered to the next owner.)"""
@@ -295,6 +331,7 @@ class ConsumerRunner:
         Store or broker errors outside the handler (reading the position, parking, sending to the
         dead-letter topic) are retried with backoff until they pass or the budget is spent.
         """
+        self._busy += 1
         self._idle.clear()
         try:
             async with asyncio.timeout_at(deadline):
@@ -317,6 +354,11 @@ class ConsumerRunner:
             )
             return False
         finally:
+            self._done_busy()
+
+    def _done_busy(self) -> None:
+        self._busy -= 1
+        if not self._busy:
             self._idle.set()
 
     def _wait(self) -> Any:
@@ -341,6 +383,7 @@ class ConsumerRunner:
         self._owned = set(assigned)
         self._generation += 1
         self._pending = {}
+        self._ignored = {}  # their records come again from the commit
         log.info("partitions assigned", extra={"group": self.group, "partitions": str(assigned)})
 
     async def _prepare(self, generation: int) -> bool:
@@ -387,6 +430,19 @@ class ConsumerRunner:
 
     async def _commit(self) -> None:
         async with self._commit_lock:
+            if self._ignored:
+                # Before the offsets: a crash in between only shows these records again.
+                ignored, self._ignored = self._ignored, {}
+                try:
+                    await self.positions.advance_many(ignored)
+                except PyMongoError as exc:
+                    for stream, sequence in ignored.items():
+                        self._ignored[stream] = max(sequence, self._ignored.get(stream, 0))
+                    log.warning(
+                        "positions not written; offsets committed later",
+                        extra={"group": self.group, "error": repr(exc)},
+                    )
+                    return
             offsets, self._pending = self._pending, {}
             self._since_commit = 0
             if not offsets or self._consumer is None:
@@ -424,25 +480,31 @@ class ConsumerRunner:
             await self.holds.park(key, delivery)
             return self._count_outcome(topic, "parked")
         handler = self.handlers.get(envelope.type)
-        sequence = envelope.sequence
-        if sequence is not None:
-            last = self._positions.get(agg)
+        stream = self._stream(topic, envelope.type, envelope.aggregate_id)
+        # A type this code does not know has no stream: it is deduplicated by the inbox.
+        sequence = envelope.sequence if stream is not None else None
+        if handler is None:
+            if stream is not None and sequence is not None:
+                # All of an aggregate's events share one topic, so ignored ones still count
+                # towards the gap check: remembered here, written once per commit (`_commit`),
+                # so an event this group does not handle costs no store call of its own.
+                self._ignored[stream] = max(sequence, self._ignored.get(stream, 0))
+                if stream in self._positions:
+                    self._positions[stream] = max(sequence, self._positions[stream])
+            return self._count_outcome(topic, "ignored")
+        if stream is not None and sequence is not None:
+            last = self._positions.get(stream)
             if last is None:
-                last = await self.positions.last(*agg)
-                self._positions[agg] = last
+                last = await self.positions.last(*stream)
+                self._positions[stream] = last
             if sequence <= last:
                 return self._count_outcome(topic, "stale")
-            if sequence > last + 1:
+            if sequence > max(last, self._ignored.get(stream, 0)) + 1:
                 metrics.SEQUENCE_GAPS.labels(self.group, topic).inc()
                 log.warning(
                     "sequence gap: events of this aggregate are missing",
                     extra={"aggregate_id": envelope.aggregate_id, "last": last, "got": sequence},
                 )
-        if handler is None:
-            if sequence is not None:
-                # All of an aggregate's events share one topic, so ignored ones still count.
-                await self._advance(agg, sequence)
-            return self._count_outcome(topic, "ignored")
         cause = parse_traceparent(header(list(delivery.headers), "traceparent"))
         cause = replace(  # keeps the producer's span as this one's parent
             cause or new_causation(),
@@ -472,8 +534,8 @@ class ConsumerRunner:
             if error is not None:
                 await self._dead_letter(delivery, envelope, error)
                 return self._count_outcome(topic, "dead_lettered")
-            if sequence is not None:
-                await self._advance(agg, sequence)
+            if stream is not None and sequence is not None:
+                await self._advance(stream, sequence)
             else:
                 await self.inbox.record(envelope.event_id)
             return self._count_outcome(topic, "applied")
@@ -488,9 +550,23 @@ class ConsumerRunner:
         except UnknownEvent:
             return False
 
-    async def _advance(self, agg: tuple[str, str], sequence: int) -> None:
-        await self.positions.advance(*agg, sequence)
-        self._positions[agg] = max(sequence, self._positions.get(agg, 0))
+    def _stream(self, topic: str, event_type: str, aggregate_id: str) -> tuple[str, str] | None:
+        """What one run of sequence numbers counts: (topic, key field and aggregate id).
+
+        The relay numbers each document's events from 1, and one topic may carry two kinds of
+        aggregate whose ids can coincide (a department and a person "x" on the directory topic):
+        keyed by the id alone, one would make the other's events look stale. None for a type
+        this code does not know.
+        """
+        try:
+            key_field = self.events.latest(event_type).aggregate_field
+        except UnknownEvent:
+            return None
+        return topic, f"{key_field}:{aggregate_id}"
+
+    async def _advance(self, stream: tuple[str, str], sequence: int) -> None:
+        await self.positions.advance(*stream, sequence)
+        self._positions[stream] = max(sequence, self._positions.get(stream, 0))
 
     async def _attempt(
         self,
@@ -635,8 +711,17 @@ class ConsumerRunner:
                 owner = TopicPartition(doc["topic"], doc["partition"]) if doc else None
                 if doc is None or owner not in self._owned:
                     continue
-                if self._generation != generation or not await self._release(doc, generation):
+                if self._generation != generation:
                     return
+                # One busy step: a revocation waits for it, so the hold is never deleted (or
+                # marked) after its partition's new owner loaded it.
+                self._busy += 1
+                self._idle.clear()
+                try:
+                    if not await self._release(doc, generation):
+                        return
+                finally:
+                    self._done_busy()
         except TRANSIENT:
             # Progress is stored; the next check resumes. Not a reason to leave the group.
             log.warning("hold action interrupted; retrying later", extra={"group": self.group})
@@ -661,8 +746,10 @@ class ConsumerRunner:
                 current = await self.holds.get(key)
                 if current is None or not current.get("action"):
                     return True  # failed again: the hold now waits on its new error
-            elif hold.get("sequence") is not None:
-                await self._advance(agg, int(hold["sequence"]))
+            elif hold.get("sequence") is not None and (
+                stream := self._stream(hold["topic"], hold["event_type"], hold["aggregate_id"])
+            ):
+                await self._advance(stream, int(hold["sequence"]))
             else:
                 await self.inbox.record(hold["event_id"], status="skipped")
             await self.holds.mark(key, head_done=True)

@@ -11,6 +11,9 @@ ones in order) or skips it (drop the failed event, apply the parked ones):
     uv run python -m icr.kit.holds redrive --service feedback --aggregate A [--group G]
     uv run python -m icr.kit.holds skip    --service feedback --aggregate A [--group G]
 
+Exit codes: 0 done, 1 no hold matches, 2 bad input (unknown service database, missing
+--aggregate, an aggregate held in several groups without --group), 3 store unreachable.
+
 The command only marks the hold; the running consumer that owns the aggregate's partition
 performs the action in its own loop (so the aggregate's order is kept) and releases the hold.
 The store is the truth; each consumer keeps the holds of its partitions in memory.
@@ -29,7 +32,7 @@ from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from icr.kit.mongo import Document, Mongo
 from icr.kit.settings import ServiceSettings
@@ -189,37 +192,70 @@ async def _command(args: argparse.Namespace, out: Any) -> int:
     settings = ServiceSettings(service_name=args.service)
     mongo = Mongo(settings)
     try:
-        holds = mongo.collection(HOLDS_COLLECTION)
-        parked = mongo.collection(PARKED_COLLECTION)
-        query = _filter(settings, args.group, args.aggregate)
-        docs = [d async for d in holds.find(query, {"event": 0})]
-        if args.command == "list":
-            for d in docs:
-                count = await parked.count_documents({"hold": d["_id"]})
-                print(
-                    f"{d['group']}  {d['aggregate_id']}  reason={d['reason']}  "
-                    f"event={d['event_type']} v{d['version']} seq={d.get('sequence')} "
-                    f"id={d['event_id']}  parked={count}  action={d.get('action') or '-'}  "
-                    f"error={d.get('error', '')[:200]}",
-                    file=out,
-                )
-            print(f"{len(docs)} hold(s)", file=out)
-            return 0
-        if not args.aggregate:
-            print("error: redrive and skip need --aggregate", file=sys.stderr)
-            return 2
-        if not docs:
-            print("error: no hold matches", file=sys.stderr)
-            return 1
-        for d in docs:
-            await holds.update_one(
-                {"_id": d["_id"]},
-                {"$set": {"action": args.command, "requested_at": datetime.now(UTC)}},
-            )
-            print(f"{args.command} requested for {d['group']} {d['aggregate_id']}", file=out)
-        return 0
+        return await _act(args, settings, mongo, out)
+    except PyMongoError as exc:
+        print(
+            f"error: the store of {args.service!r} (database {settings.database!r}) cannot be "
+            f"reached: {type(exc).__name__}",
+            file=sys.stderr,
+        )
+        return 3
     finally:
         await mongo.close()
+
+
+async def _act(args: argparse.Namespace, settings: ServiceSettings, mongo: Mongo, out: Any) -> int:
+    if args.command != "list" and not args.aggregate:
+        print(f"error: {args.command} needs --aggregate", file=sys.stderr)
+        return 2
+    if settings.database not in await mongo.client.list_database_names():
+        # A misspelt service or a missing MONGO_DB would otherwise list "0 hold(s)".
+        print(
+            f"error: no database {settings.database!r} for service {args.service!r}; check "
+            "--service and MONGO_DB / MONGO_DB_PREFIX",
+            file=sys.stderr,
+        )
+        return 2
+    holds = mongo.collection(HOLDS_COLLECTION)
+    parked = mongo.collection(PARKED_COLLECTION)
+    query = _filter(settings, args.group, args.aggregate)
+    docs = [d async for d in holds.find(query, {"event": 0})]
+    if args.command == "list":
+        for d in docs:
+            count = await parked.count_documents({"hold": d["_id"]})
+            print(
+                f"{d['group']}  {d['aggregate_id']}  reason={d['reason']}  "
+                f"event={d['event_type']} v{d['version']} seq={d.get('sequence')} "
+                f"id={d['event_id']}  parked={count}  action={d.get('action') or '-'}  "
+                f"error={d.get('error', '')[:200]}",
+                file=out,
+            )
+        print(f"{len(docs)} hold(s)", file=out)
+        if not docs and args.group:
+            # A misspelt group lists nothing, like a group without holds: say which have some.
+            groups = sorted(await holds.distinct("group"))
+            print(f"note: groups with holds: {', '.join(groups) or 'none'}", file=sys.stderr)
+        return 0
+    if not docs:
+        where = f" in group {args.group!r}" if args.group else ""
+        print(f"error: no hold of aggregate {args.aggregate!r}{where}", file=sys.stderr)
+        return 1
+    groups = sorted({d["group"] for d in docs})
+    if len(groups) > 1:
+        # A skip drops the event for good: never for groups the operator did not name.
+        print(
+            f"error: aggregate {args.aggregate!r} is held in {len(groups)} groups "
+            f"({', '.join(groups)}); name one with --group",
+            file=sys.stderr,
+        )
+        return 2
+    for d in docs:
+        await holds.update_one(
+            {"_id": d["_id"]},
+            {"$set": {"action": args.command, "requested_at": datetime.now(UTC)}},
+        )
+        print(f"{args.command} requested for {d['group']} {d['aggregate_id']}", file=out)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

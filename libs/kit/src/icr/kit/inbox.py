@@ -15,7 +15,7 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
-from pymongo import IndexModel
+from pymongo import IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -70,7 +70,8 @@ POSITIONS_COLLECTION = "consumer_positions"
 
 
 class Positions:
-    """The last applied sequence number per (group, topic, aggregate).
+    """The last applied sequence number per (group, topic, stream), where a stream is one
+    aggregate: its key field and id (`ConsumerRunner._stream`).
 
     For events that carry `Envelope.sequence` this one record replaces the inbox: an event at or
     below the position is a duplicate or stale and is skipped; the write after applying is the
@@ -82,16 +83,38 @@ class Positions:
         self.collection = collection
         self.group = group
 
-    def _key(self, topic: str, aggregate_id: str) -> str:
-        return f"{self.group}|{topic}|{aggregate_id}"
+    def _key(self, topic: str, stream: str) -> str:
+        return f"{self.group}|{topic}|{stream}"
 
-    async def last(self, topic: str, aggregate_id: str) -> int:
-        doc = await self.collection.find_one({"_id": self._key(topic, aggregate_id)}, {"seq": 1})
+    async def last(self, topic: str, stream: str) -> int:
+        doc = await self.collection.find_one({"_id": self._key(topic, stream)}, {"seq": 1})
         return int(doc["seq"]) if doc else 0
 
-    async def advance(self, topic: str, aggregate_id: str, sequence: int) -> None:
+    async def last_many(self, streams: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The positions of several streams in one read (0 for a stream not seen yet)."""
+        keys = {self._key(*stream): stream for stream in streams}
+        found = {
+            doc["_id"]: int(doc["seq"])
+            async for doc in self.collection.find({"_id": {"$in": list(keys)}}, {"seq": 1})
+        }
+        return {stream: found.get(key, 0) for key, stream in keys.items()}
+
+    async def advance(self, topic: str, stream: str, sequence: int) -> None:
         await self.collection.update_one(
-            {"_id": self._key(topic, aggregate_id)},
-            {"$max": {"seq": sequence}, "$set": {"at": datetime.now(UTC)}},
-            upsert=True,
+            {"_id": self._key(topic, stream)}, self._to(sequence), upsert=True
         )
+
+    async def advance_many(self, positions: dict[tuple[str, str], int]) -> None:
+        """Several streams in one store call (the events a group ignores, once per commit)."""
+        if positions:
+            await self.collection.bulk_write(
+                [
+                    UpdateOne({"_id": self._key(*stream)}, self._to(sequence), upsert=True)
+                    for stream, sequence in positions.items()
+                ],
+                ordered=False,
+            )
+
+    @staticmethod
+    def _to(sequence: int) -> Document:
+        return {"$max": {"seq": sequence}, "$set": {"at": datetime.now(UTC)}}
