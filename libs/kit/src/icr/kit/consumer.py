@@ -193,8 +193,9 @@ class ConsumerRunner:
         # positions by stream (see `_stream`).
         self._held: dict[tuple[str, str], _Held] = {}
         self._positions: dict[tuple[str, str], int] = {}
-        # The highest number of each stream's ignored events since the last commit.
-        self._ignored: dict[tuple[str, str], int] = {}
+        # The highest number of each stream applied or ignored since the last commit, written in
+        # one store call just before the offsets (`_commit`): positions cost no call per event.
+        self._unwritten: dict[tuple[str, str], int] = {}
         # Failed attempts per record, kept across polls (a seek back does not reset them).
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._last_error: dict[tuple[str, int, int], str] = {}
@@ -383,7 +384,7 @@ class ConsumerRunner:
         self._owned = set(assigned)
         self._generation += 1
         self._pending = {}
-        self._ignored = {}  # their records come again from the commit
+        self._unwritten = {}  # their records come again from the commit
         log.info("partitions assigned", extra={"group": self.group, "partitions": str(assigned)})
 
     async def _prepare(self, generation: int) -> bool:
@@ -430,14 +431,14 @@ class ConsumerRunner:
 
     async def _commit(self) -> None:
         async with self._commit_lock:
-            if self._ignored:
+            if self._unwritten:
                 # Before the offsets: a crash in between only shows these records again.
-                ignored, self._ignored = self._ignored, {}
+                unwritten, self._unwritten = self._unwritten, {}
                 try:
-                    await self.positions.advance_many(ignored)
+                    await self.positions.advance_many(unwritten)
                 except PyMongoError as exc:
-                    for stream, sequence in ignored.items():
-                        self._ignored[stream] = max(sequence, self._ignored.get(stream, 0))
+                    for stream, sequence in unwritten.items():
+                        self._unwritten[stream] = max(sequence, self._unwritten.get(stream, 0))
                     log.warning(
                         "positions not written; offsets committed later",
                         extra={"group": self.group, "error": repr(exc)},
@@ -488,7 +489,7 @@ class ConsumerRunner:
                 # All of an aggregate's events share one topic, so ignored ones still count
                 # towards the gap check: remembered here, written once per commit (`_commit`),
                 # so an event this group does not handle costs no store call of its own.
-                self._ignored[stream] = max(sequence, self._ignored.get(stream, 0))
+                self._unwritten[stream] = max(sequence, self._unwritten.get(stream, 0))
                 if stream in self._positions:
                     self._positions[stream] = max(sequence, self._positions[stream])
             return self._count_outcome(topic, "ignored")
@@ -499,7 +500,7 @@ class ConsumerRunner:
                 self._positions[stream] = last
             if sequence <= last:
                 return self._count_outcome(topic, "stale")
-            if sequence > max(last, self._ignored.get(stream, 0)) + 1:
+            if sequence > max(last, self._unwritten.get(stream, 0)) + 1:
                 metrics.SEQUENCE_GAPS.labels(self.group, topic).inc()
                 log.warning(
                     "sequence gap: events of this aggregate are missing",
@@ -535,7 +536,11 @@ class ConsumerRunner:
                 await self._dead_letter(delivery, envelope, error)
                 return self._count_outcome(topic, "dead_lettered")
             if stream is not None and sequence is not None:
-                await self._advance(stream, sequence)
+                # Written with the next commit, before the offsets. A crash in between shows the
+                # records since the last commit again, and their handlers run again: the
+                # at-least-once case every handler is built for (apply_once, record_once).
+                self._unwritten[stream] = max(sequence, self._unwritten.get(stream, 0))
+                self._positions[stream] = max(sequence, self._positions.get(stream, 0))
             else:
                 await self.inbox.record(envelope.event_id)
             return self._count_outcome(topic, "applied")

@@ -74,9 +74,10 @@ class Positions:
     aggregate: its key field and id (`ConsumerRunner._stream`).
 
     For events that carry `Envelope.sequence` this one record replaces the inbox: an event at or
-    below the position is a duplicate or stale and is skipped; the write after applying is the
-    only store call the consumer adds. Only the member owning the aggregate's partition writes
-    it, so that member may cache it (`$max` keeps it monotonic even if two members overlap).
+    below the position is a duplicate or stale and is skipped. Positions are read once per polled
+    batch and written once per offset commit (`advance_many`), not once per event. Only the member
+    owning the aggregate's partition writes it, so that member may cache it (`$max` keeps it
+    monotonic even if two members overlap).
     """
 
     def __init__(self, collection: AsyncCollection[Document], group: str) -> None:
@@ -105,7 +106,8 @@ class Positions:
         )
 
     async def advance_many(self, positions: dict[tuple[str, str], int]) -> None:
-        """Several streams in one store call (the events a group ignores, once per commit)."""
+        """Several streams in one store call (what a consumer applied or ignored since its last
+        commit, written just before the offsets)."""
         if positions:
             await self.collection.bulk_write(
                 [
