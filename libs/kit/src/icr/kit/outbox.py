@@ -117,7 +117,9 @@ class Outbox:
                 "version": 1,
                 OUTBOX: entries,
                 PENDING: bool(entries),
-                SINCE: datetime.now(UTC) if entries else None,
+                # Absent, never None, while nothing is pending: `$min` keeps a None (BSON null
+                # sorts before every date), so a later write would leave it unset while pending.
+                **({SINCE: datetime.now(UTC)} if entries else {}),
                 SEQ: 0,
             }
         )
@@ -286,8 +288,8 @@ class Relay:
             claim = await self._claim(collection, key)
             if claim is None:
                 return 0
-            lease, doc = claim
-            return await lease.hold(lambda: self._publish_document(lease, doc))
+            lease, doc, at = claim
+            return await lease.hold(lambda: self._publish_document(lease, doc, at))
         except LeaseLost as lost:
             log.warning("outbox lease lost; stopped sending", extra={"reason": str(lost)})
         except Exception:
@@ -300,7 +302,8 @@ class Relay:
 
     async def _claim(
         self, collection: AsyncCollection[Document], key: Any
-    ) -> tuple[Lease, Document] | None:
+    ) -> tuple[Lease, Document, datetime] | None:
+        """The lease, the document's pending events and counter, and the claim's store time."""
         token = new_token(self.owner)
         loop = asyncio.get_running_loop()
         sent = loop.time()
@@ -329,9 +332,9 @@ class Relay:
             clock=self.clock,
             sure_until=0.0,
         ).started(sent)
-        return lease, doc
+        return lease, doc, now
 
-    async def _publish_document(self, lease: Lease, doc: Document) -> int:
+    async def _publish_document(self, lease: Lease, doc: Document, claimed_at: datetime) -> int:
         # A document's events one after another: an event is sent only once the one before it
         # is acknowledged, so a failed send can never be overtaken by its successor.
         sent: list[str] = []
@@ -348,8 +351,12 @@ class Relay:
                 break
             sent.append(entry["event_id"])
             metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
-        oldest_left = entries[len(sent)]["envelope"]["time"] if len(sent) < len(entries) else None
-        await self._settle(lease, sent, oldest_left)
+        if len(sent) < len(entries):
+            oldest_left = datetime.fromisoformat(entries[len(sent)]["envelope"]["time"])
+        else:
+            # Anything pending at settle time was pushed after the claim.
+            oldest_left = claimed_at
+        await self._settle(lease, sent, len(entries), oldest_left)
         return len(sent)
 
     async def _send(self, entry: Document, sequence: int) -> asyncio.Future[Any]:
@@ -362,30 +369,44 @@ class Relay:
         )
         return future
 
-    async def _settle(self, lease: Lease, sent: list[str], oldest_left: str | None) -> None:
+    async def _settle(
+        self, lease: Lease, sent: list[str], claimed: int, oldest_left: datetime
+    ) -> None:
         """Removes the sent prefix and counts it into the sequence, in one write under the lease.
+
+        When everything claimed went out and no writer pushed events meanwhile (the array still
+        holds exactly the `claimed` entries), that same write empties the outbox and clears the
+        pending flag: a published document costs two store calls, the claim and this settle.
+        Otherwise the sent prefix is pulled and the document stays pending for the next pass.
 
         Retried briefly (a blip of the store should not make a whole batch go out twice); if the
         lease is gone, whoever took over publishes these events again with the same ids and the
         same numbers, since neither the array nor the counter moved.
         """
-        release: Document = {"$set": {LEASE_OWNER: None, LEASE_UNTIL: None}}
+        released = {LEASE_OWNER: None, LEASE_UNTIL: None}
+        if len(sent) == claimed:
+            done: Document = {
+                "$set": {**released, OUTBOX: [], PENDING: False},
+                "$unset": {SINCE: ""},
+            }
+            if claimed:
+                done["$inc"] = {SEQ: claimed}
+            if await self._guarded(lease, {OUTBOX: {"$size": claimed}}, done):
+                return
+        # A writer pushed events after the claim (or the lease is gone: then nothing matches).
+        partly: Document = {"$set": {**released, SINCE: oldest_left}}
         if sent:
-            release["$pull"] = {OUTBOX: {"event_id": {"$in": sent}}}
-            release["$inc"] = {SEQ: len(sent)}
-        if oldest_left is not None:
-            release["$set"][SINCE] = datetime.fromisoformat(oldest_left)
-        collection = lease.collection
+            partly["$pull"] = {OUTBOX: {"event_id": {"$in": sent}}}
+            partly["$inc"] = {SEQ: len(sent)}
+        await self._guarded(lease, {}, partly)
+
+    async def _guarded(self, lease: Lease, condition: Document, update: Document) -> bool:
+        """One write under the lease, retried within a third of it; True if it applied."""
         async for attempt in retrying_for("outbox settle", within=lease.seconds / 3):
             with attempt:
                 lease.check()
-                await collection.update_one(lease.guard, release)
-        # Clearing the flag only when the array is empty is atomic against a writer who pushed
-        # new events meanwhile: its push set the flag and made the array non-empty.
-        await collection.update_one(
-            {"_id": lease.key, PENDING: True, OUTBOX: {"$size": 0}},
-            {"$set": {PENDING: False, SINCE: None}},
-        )
+                result = await lease.collection.update_one({**lease.guard, **condition}, update)
+        return result.matched_count > 0
 
     async def pending_count(self) -> int:
         return sum([await c.count_documents({PENDING: True}) for c in self.collections.values()])
