@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from icr.kit.lease import CLOCK_COLLECTION, ServerClock, utcnow
 from icr.kit.mongo import Mongo
@@ -188,3 +189,56 @@ async def test_replicas_with_clocks_a_minute_apart_respect_each_others_leases(
     may_finish.set()
     assert await running == 1
     assert runs == ["behind"]
+
+
+class RenewalsRefused:
+    """The timers collection, but every renewal of a lease fails at once, as a store that
+    answers with errors (a reset connection, a stepped-down primary) does."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def update_one(self, filter: dict[str, Any], update: dict[str, Any], **kw: Any) -> Any:
+        if "due_at_lease_owner" in filter and "due_at_lease" in update.get("$set", {}):
+            raise AutoReconnect("injected: connection reset during renewal")
+        return await self.inner.update_one(filter, update, **kw)
+
+
+async def test_a_holder_whose_renewals_fail_at_once_stops_within_its_margin(
+    mongo: Mongo,
+) -> None:
+    timers = mongo.collection("timers")
+    await timers.insert_one({"_id": "t", "due_at": datetime.now(UTC) - timedelta(seconds=1)})
+    stopped: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def endless(doc_id: Any, at: datetime) -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.append(loop.time())
+
+    lease_seconds = 6.0
+    work = DueWork(
+        RenewalsRefused(timers),  # type: ignore[arg-type]
+        due_field="due_at",
+        handler=endless,
+        owner="a",
+        lease_seconds=lease_seconds,
+    )
+    claimed = loop.time()
+    running = asyncio.create_task(work.run_due(limit=1))
+    try:
+        async with asyncio.timeout(20):
+            while not stopped:
+                await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    # The holder is sure of its lease until 4.8 s after the claim (the lease less a fifth).
+    # Before: after the failed renewals at 2 s and 4 s it slept another 2 s, so the handler ran
+    # until 6 s, when the store's clock lets another replica take the timer over.
+    assert stopped[0] - claimed < lease_seconds * 0.8 + 0.5

@@ -169,7 +169,9 @@ class Lease:
     async def _keep(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.seconds / 3)
+            # Never sleep past the margin: after renewals that failed at once, the next wake-up
+            # must be in time to stop the work before the store's clock ends the lease.
+            await asyncio.sleep(max(0.0, min(self.seconds / 3, self.sure_until - loop.time())))
             try:
                 async with asyncio.timeout(max(0.01, self.sure_until - loop.time())):
                     await self.renew()
