@@ -487,7 +487,8 @@ async def test_a_document_written_again_after_publishing_keeps_its_place_oldest_
         env.things, "again", 1, {}, [Stepped(thing_id="again", step=1)]
     )
     again = await env.things.find_one({"_id": "again"})
-    assert again is not None and again["outbox_pending"]
+    assert again is not None
+    assert again["outbox_pending"]
     # Before: the settle left `outbox_since: None`, which `$min` keeps (null sorts before every
     # date): the document looked older than any other, and the oldest-age gauge skipped it.
     assert isinstance(again["outbox_since"], datetime)
@@ -512,7 +513,8 @@ async def test_events_written_while_a_document_is_sent_go_out_next_with_the_next
     doc = await env.things.find_one({"_id": "p"})
     assert doc is not None
     assert ([e["envelope"]["data"]["step"] for e in doc["outbox"]], doc["outbox_seq"]) == ([2], 2)
-    assert doc["outbox_pending"] and doc["outbox_lease_owner"] is None
+    assert doc["outbox_pending"]
+    assert doc["outbox_lease_owner"] is None
     # Before: the hour of step 0, sent already; now the claim's time, which step 2 came after.
     assert doc["outbox_since"] > written + timedelta(minutes=59)
     assert await relay._publish(env.things, ["p"]) == 1
