@@ -483,6 +483,8 @@ async def test_a_document_written_again_after_publishing_keeps_its_place_oldest_
     await env.write("again", [0])
     assert await relay._publish(env.things, ["again"]) == 1
     await env.write("older", [0])
+    a_minute_ago = utcnow() - timedelta(minutes=1)  # no tie within the store's millisecond
+    await env.things.update_one({"_id": "older"}, {"$set": {"outbox_since": a_minute_ago}})
     await Outbox(env.settings).update(
         env.things, "again", 1, {}, [Stepped(thing_id="again", step=1)]
     )
