@@ -242,3 +242,18 @@ async def test_a_holder_whose_renewals_fail_at_once_stops_within_its_margin(
     # Before: after the failed renewals at 2 s and 4 s it slept another 2 s, so the handler ran
     # until 6 s, when the store's clock lets another replica take the timer over.
     assert stopped[0] - claimed < lease_seconds * 0.8 + 0.5
+
+
+async def test_the_store_clock_estimate_ignores_a_replicas_wall_clock_stepped_after_a_sync(
+    mongo: Mongo,
+) -> None:
+    step = timedelta(0)
+    stepped = ServerClock(
+        mongo.collection(CLOCK_COLLECTION), local=lambda: utcnow() + timedelta(minutes=3) + step
+    )
+    await stepped.now()  # synced while this replica's wall clock is 3 minutes ahead
+    step = timedelta(seconds=60)  # then NTP (or a resumed VM) steps it another minute
+    reference = await ServerClock(mongo.collection(CLOCK_COLLECTION)).now()
+    # Before: the estimate was wall clock + offset, so it moved with the step until the next
+    # refresh (30 s): the replica saw live leases a minute over and took them.
+    assert abs((await stepped.now() - reference).total_seconds()) < 1.0
