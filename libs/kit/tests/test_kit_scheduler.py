@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pymongo.errors import AutoReconnect
+from pymongo.errors import AutoReconnect, PyMongoError
 
-from icr.kit.lease import CLOCK_COLLECTION, ServerClock, utcnow
+from icr.kit.lease import CLOCK_COLLECTION, LeaseLost, ServerClock, utcnow
 from icr.kit.mongo import Mongo
-from icr.kit.scheduler import DueWork, due_index
-from icr.kit.testing import service_settings_for_test
+from icr.kit.scheduler import DueWork, due_index, due_lease
+from icr.kit.testing import proxied, service_settings_for_test
 
 pytestmark = pytest.mark.infra
 
@@ -257,3 +257,35 @@ async def test_the_store_clock_estimate_ignores_a_replicas_wall_clock_stepped_af
     # Before: the estimate was wall clock + offset, so it moved with the step until the next
     # refresh (30 s): the replica saw live leases a minute over and took them.
     assert abs((await stepped.now() - reference).total_seconds()) < 1.0
+
+
+async def test_a_renewal_against_a_stalled_store_ends_by_pymongos_deadline_not_cancellation() -> (
+    None
+):
+    direct = service_settings_for_test()
+    host, port = direct.mongo_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    async with proxied(host, int(port)) as proxy:
+        url = f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"
+        through = Mongo(direct.model_copy(update={"mongo_url": url}))
+        try:
+            timers = through.collection("timers")
+            await timers.insert_one({"_id": "s", "due_at": None})
+            clock = ServerClock(through.collection(CLOCK_COLLECTION))
+            lease, fields = await due_lease(
+                timers, "due_at", key="s", owner="a", lease_seconds=1.5, clock=clock
+            )
+            await timers.update_one({"_id": "s"}, {"$set": fields})
+            proxy.pause()  # the store stalls: the renewal's round trip never comes back
+            with pytest.raises(LeaseLost) as lost:
+                await asyncio.wait_for(lease._keep(), 10)
+            # Before: asyncio.timeout cancelled the renewal inside the driver (a TimeoutError);
+            # now PyMongo ends it with its own timeout error, leaving its pool usable.
+            cause = lost.value.__cause__
+            assert isinstance(cause, PyMongoError)
+            assert cause.timeout
+            proxy.resume()
+            async with asyncio.timeout(10):
+                assert await timers.find_one({"_id": "s"}) is not None
+            await through.client.drop_database(direct.database)
+        finally:
+            await through.close()

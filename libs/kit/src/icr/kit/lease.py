@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from tenacity import (
@@ -180,9 +181,14 @@ class Lease:
             # Never sleep past the margin: after renewals that failed at once, the next wake-up
             # must be in time to stop the work before the store's clock ends the lease.
             await asyncio.sleep(max(0.0, min(self.seconds / 3, self.sure_until - loop.time())))
+            remaining = max(0.01, self.sure_until - loop.time())
             try:
-                async with asyncio.timeout(max(0.01, self.sure_until - loop.time())):
-                    await self.renew()
+                # PyMongo's own deadline ends the renewal's store calls: cancelling a PyMongo wait
+                # can leave its pool's lock held (see icr.kit.http). The asyncio deadline, a bit
+                # later, only backs it up for waits outside the driver.
+                with pymongo.timeout(remaining):
+                    async with asyncio.timeout(remaining + 0.5):
+                        await self.renew()
             except LeaseLost:
                 raise
             except Exception as exc:  # includes the timeout: the store did not answer in time
