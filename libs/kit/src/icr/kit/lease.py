@@ -131,6 +131,9 @@ class Lease:
     clock: ServerClock
     sure_until: float
     """Loop time up to which the holder is sure it still holds the lease."""
+    releasing: bool = False
+    """Set by the holder just before the write that frees the lease: a renewal that then finds
+    the token gone met that write, not a takeover, and stops without cancelling the work."""
 
     @property
     def margin(self) -> float:
@@ -190,6 +193,8 @@ class Lease:
                     async with asyncio.timeout(remaining + 0.5):
                         await self.renew()
             except LeaseLost:
+                if self.releasing:
+                    return
                 raise
             except Exception as exc:  # includes the timeout: the store did not answer in time
                 if loop.time() >= self.sure_until:

@@ -384,6 +384,7 @@ class Relay:
         same numbers, since neither the array nor the counter moved.
         """
         released = {LEASE_OWNER: None, LEASE_UNTIL: None}
+        lease.releasing = True
         if len(sent) == claimed:
             done: Document = {
                 "$set": {**released, OUTBOX: [], PENDING: False},
