@@ -289,3 +289,32 @@ async def test_a_renewal_against_a_stalled_store_ends_by_pymongos_deadline_not_c
             await through.client.drop_database(direct.database)
         finally:
             await through.close()
+
+
+class LateClockAnswer:
+    """The clock collection, but from the second sync on the answer comes back `delay` seconds
+    after the store read its clock: a busy store, or a slow network on the way back."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self.inner, self.delay, self.syncs = inner, delay, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def find_one_and_update(self, *args: Any, **kw: Any) -> Any:
+        doc = await self.inner.find_one_and_update(*args, **kw)
+        self.syncs += 1
+        if self.syncs > 1:
+            await asyncio.sleep(self.delay)
+        return doc
+
+
+async def test_a_slow_clock_sync_does_not_spoil_a_quick_ones_estimate(mongo: Mongo) -> None:
+    late = LateClockAnswer(mongo.collection(CLOCK_COLLECTION), delay=3.0)
+    clock = ServerClock(late, refresh_seconds=0.0)  # type: ignore[arg-type]
+    await clock.now()  # a quick sync
+    estimate = await clock.now()  # a slow one: the store's time is 1.5 s off its midpoint
+    reference = await ServerClock(mongo.collection(CLOCK_COLLECTION)).now()
+    # Before: the slow sync replaced the quick one, and the estimate was about 1.5 s behind.
+    assert late.syncs == 2
+    assert abs((reference - estimate).total_seconds()) < 0.5

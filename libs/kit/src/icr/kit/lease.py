@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LocalClock = Callable[[], datetime]
 CLOCK_COLLECTION = "kit_clock"
+_KEEP_QUICK_SYNC_SECONDS = 600.0
 
 
 def utcnow() -> datetime:
@@ -56,10 +57,11 @@ class ServerClock:
 
     A `$currentDate` write read back in one round trip gives the store's time at (about) the
     middle of that round trip (error at most half of it, plus the server's millisecond
-    resolution); the estimate adds the time elapsed since on this process's monotonic clock, so
-    a replica's wall clock, however far off and however it is stepped (NTP, a resumed VM), plays
-    no part. `local` (the wall clock, injectable so tests can skew or step it) only measures how
-    far this replica is off the store, kept in `offset` for diagnostics.
+    resolution; a sync much slower than a recent one is not used). The estimate adds the time
+    elapsed since on this process's monotonic clock, so a replica's wall clock, however far off
+    and however it is stepped (NTP, a resumed VM), plays no part. `local` (the wall clock,
+    injectable so tests can skew or step it) only measures how far this replica is off the
+    store, kept in `offset` for diagnostics.
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class ServerClock:
         self.refresh_seconds = refresh_seconds
         self.offset: timedelta | None = None
         self._synced: tuple[datetime, float] | None = None  # (store time, loop time) at a sync
+        self._took = 0.0  # the round trip of that sync
         self._next_sync = 0.0
         self._syncing = asyncio.Lock()
 
@@ -91,9 +94,17 @@ class ServerClock:
         at: datetime = doc["at"]
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        self._synced = (at, sent + took / 2)
-        self.offset = at - (sent_local + timedelta(seconds=took / 2))
         self._next_sync = loop.time() + self.refresh_seconds
+        # A slow round trip (a busy store) estimates worse than a recent quick one, whose error
+        # grows only by the clocks' drift (milliseconds in ten minutes): keep the quick one.
+        if (
+            self._synced is not None
+            and took > 2 * self._took + 0.005
+            and loop.time() - self._synced[1] < _KEEP_QUICK_SYNC_SECONDS
+        ):
+            return
+        self._synced, self._took = (at, sent + took / 2), took
+        self.offset = at - (sent_local + timedelta(seconds=took / 2))
 
     async def now(self) -> datetime:
         if self._synced is None or asyncio.get_running_loop().time() >= self._next_sync:
