@@ -444,6 +444,31 @@ def find_java() -> str:
     return java
 
 
+_DEFAULT_PORT = {"kafka": 9092, "mongo": 27017}
+
+
+def _addresses(svc: Service, value: str) -> set[str]:
+    """host:port of each server in a bootstrap list or a mongodb:// URL (loopback as HOST)."""
+    hosts = value.split("://", 1)[1] if "://" in value else value
+    hosts = re.split(r"[/?]", hosts.rsplit("@", 1)[-1], maxsplit=1)[0]
+    out = set()
+    for item in hosts.split(","):
+        host, _, port = item.strip().rpartition(":") if ":" in item else (item.strip(), "", "")
+        host = HOST if host in ("localhost", "127.0.0.1", "::1", "[::1]") else host
+        out.add(f"{host}:{port or _DEFAULT_PORT[svc.name]}")
+    return out
+
+
+def pointed_elsewhere(svc: Service) -> str | None:
+    """The variable's value if the environment points this service at another server than the
+    one this script runs (an external one), else None (unset, or the `env` output for ours)."""
+    var = {"kafka": "KAFKA_BOOTSTRAP_SERVERS", "mongo": "MONGO_URL"}[svc.name]
+    value = os.environ.get(var)
+    if not value or svc.address() in _addresses(svc, value):
+        return None
+    return f"{var}={value}"
+
+
 def managed(profile: str) -> list[Service]:
     """The services to start: one the environment points elsewhere is used, not started."""
     out: list[Service] = []
@@ -494,13 +519,21 @@ def main() -> int:
                     f'--profile {args.profile})"'
                 )
             return 0
-        # down and reset stop whatever this script started, even if the env now points away.
-        kafka.down()
-        mongo.down()
-        if args.command == "reset":
-            shutil.rmtree(kafka.dir, ignore_errors=True)
-            shutil.rmtree(mongo.dir, ignore_errors=True)
-            say(f"wiped {kafka.dir} and {mongo.dir}")
+        # Like `up`, down and reset leave alone a service the environment points elsewhere: an
+        # operator using an external Kafka must not stop (or wipe) a local one by the way. The
+        # `env` output points at this script's own instances, so after `eval` they do stop.
+        for svc in (kafka, mongo):
+            if elsewhere := pointed_elsewhere(svc):
+                state = f"left running (pid {pid})" if (pid := svc.pid()) else "not running"
+                say(
+                    f"{elsewhere} points elsewhere: the local {svc.name} is {state}; "
+                    f"unset the variable to {args.command} it"
+                )
+                continue
+            svc.down()
+            if args.command == "reset":
+                shutil.rmtree(svc.dir, ignore_errors=True)
+                say(f"wiped {svc.dir}")
     return 0
 
 

@@ -105,6 +105,41 @@ async def test_request_past_its_deadline_answers_503_in_time() -> None:
             await asyncio.sleep(0.01)
 
 
+async def test_requests_are_shed_while_too_much_abandoned_work_still_runs() -> None:
+    release, started = asyncio.Event(), []
+    app = FastAPI()
+    install_middleware(app, deadlines=Deadlines(seconds=0.2, max_abandoned=2))
+
+    @app.get("/stuck")
+    async def stuck() -> dict[str, str]:
+        started.append(1)
+        await release.wait()  # work that outlives its deadline (stuck outside PyMongo's)
+        return {}
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {}
+
+    loop = asyncio.get_running_loop()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        first = await asyncio.gather(client.get("/stuck"), client.get("/stuck"))
+        assert [r.status_code for r in first] == [503, 503]
+        at = loop.time()
+        shed = await client.get("/stuck")
+        # Before: a third piece of work started and waited out its deadline, and so on without
+        # bound during an outage.
+        assert (shed.status_code, len(started)) == (503, 2)
+        assert loop.time() - at < 0.2
+        assert shed.headers["retry-after"]
+        assert (await client.get("/health/live")).status_code == 200
+        release.set()  # the stuck work ends: requests are served again
+        async with asyncio.timeout(5):
+            while (await client.get("/stuck")).status_code != 200:
+                await asyncio.sleep(0.01)
+    assert len(started) == 3
+
+
 def test_bulk_paths_get_the_longer_deadline() -> None:
     deadlines = Deadlines(seconds=2, bulk_paths=["/directory/import"], bulk_seconds=60)
     assert deadlines.for_path("/directory/import") == 60

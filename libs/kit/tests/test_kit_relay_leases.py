@@ -167,11 +167,30 @@ class FailingSettle:
             self.times
             and filter.get("_id") == self.key
             and LEASE_OWNER in filter
-            and "$pull" in update
+            and "outbox_seq" in update.get("$inc", {})
         ):
             self.times -= 1
             raise AutoReconnect("injected: connection closed during settle")
         return await self.inner.update_one(filter, update, **kw)
+
+
+class CountingCalls:
+    """A collection that counts the store calls made through it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr) or name.startswith("_"):
+            return attr
+
+        def counted(*args: Any, **kw: Any) -> Any:
+            self.calls.append(name)
+            return attr(*args, **kw)
+
+        return counted
 
 
 def steps(found: dict[str, list[tuple[int, int, str]]]) -> dict[str, list[int]]:
@@ -440,3 +459,101 @@ async def test_a_service_whose_store_holds_events_it_does_not_relay_fails_at_sta
                 await asyncio.sleep(0.05)
         assert "cannot start" in body["checks"]["startup"]
         assert "relay" not in {task.get_name() for task in asyncio.all_tasks()}
+
+
+async def test_a_published_document_costs_one_store_call_plus_two_per_pass(env: Env) -> None:
+    for name in ("c", "d", "e"):
+        await env.write(name, [0, 1, 2])
+    counted = CountingCalls(env.things)
+    relay = env.relay(await env.producer(), collection=counted)
+    await relay.clock.now()  # the clock's own round trip, made once per refresh, not per event
+    assert await relay._publish(counted, ["c", "d", "e"]) == 9  # type: ignore[arg-type]
+    # Before: a claim per document, the settle, then a third write to clear the pending flag
+    # (issue 7 counts every call on the hot path). Now the pass claims its documents in two
+    # calls (mark, read back) and each document is settled in one.
+    assert counted.calls == ["update_many", "find", "update_one", "update_one", "update_one"]
+    for name in ("c", "d", "e"):
+        doc = await env.things.find_one({"_id": name})
+        assert doc is not None
+        assert (doc["outbox"], doc["outbox_seq"], doc["outbox_pending"]) == ([], 3, False)
+        assert "outbox_since" not in doc
+
+
+async def test_a_document_written_again_after_publishing_keeps_its_place_oldest_first(
+    env: Env,
+) -> None:
+    relay = env.relay(await env.producer(), batch=1)
+    await env.write("again", [0])
+    assert await relay._publish(env.things, ["again"]) == 1
+    await env.write("older", [0])
+    a_minute_ago = utcnow() - timedelta(minutes=1)  # no tie within the store's millisecond
+    await env.things.update_one({"_id": "older"}, {"$set": {"outbox_since": a_minute_ago}})
+    await Outbox(env.settings).update(
+        env.things, "again", 1, {}, [Stepped(thing_id="again", step=1)]
+    )
+    again = await env.things.find_one({"_id": "again"})
+    assert again is not None
+    assert again["outbox_pending"]
+    # Before: the settle left `outbox_since: None`, which `$min` keeps (null sorts before every
+    # date): the document looked older than any other, and the oldest-age gauge skipped it.
+    assert isinstance(again["outbox_since"], datetime)
+    assert await relay.publish_pending() == 1
+    left = [d["_id"] for d in await env.things.find({"outbox_pending": True}).to_list()]
+    assert left == ["again"]  # "older" went first
+
+
+async def test_events_written_while_a_document_is_sent_go_out_next_with_the_next_numbers(
+    env: Env,
+) -> None:
+    await env.write("p", [0, 1])
+    written = utcnow() - timedelta(hours=1)  # as if steps 0 and 1 had waited an hour
+    await env.things.update_one({"_id": "p"}, {"$set": {"outbox_since": written}})
+    stalled = SlowProducer(await env.producer(), free=1)
+    relay = env.relay(stalled)
+    sending = asyncio.create_task(relay._publish(env.things, ["p"]))
+    await asyncio.wait_for(stalled.waiting.wait(), 10)  # step 0 sent, step 1 held
+    await Outbox(env.settings).update(env.things, "p", 1, {}, [Stepped(thing_id="p", step=2)])
+    stalled.gate.set()
+    assert await asyncio.wait_for(sending, 10) == 2
+    doc = await env.things.find_one({"_id": "p"})
+    assert doc is not None
+    assert ([e["envelope"]["data"]["step"] for e in doc["outbox"]], doc["outbox_seq"]) == ([2], 2)
+    assert doc["outbox_pending"]
+    assert doc["outbox_lease_owner"] is None
+    # Before: the hour of step 0, sent already; now the claim's time, which step 2 came after.
+    assert doc["outbox_since"] > written + timedelta(minutes=59)
+    assert await relay._publish(env.things, ["p"]) == 1
+    found = await env.on_kafka()
+    assert [(s, q) for s, q, _ in found["p"]] == [(0, 1), (1, 2), (2, 3)]
+
+
+class SlowSettleAnswer:
+    """The things collection, but the answer to a settle comes back late (it is applied at once):
+    a renewal of the lease meets the settle's release meanwhile."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self.inner, self.delay = inner, delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def update_one(self, filter: Document, update: Document, **kw: Any) -> Any:
+        result = await self.inner.update_one(filter, update, **kw)
+        if LEASE_OWNER in filter and update.get("$set", {}).get(LEASE_OWNER, "") is None:
+            await asyncio.sleep(self.delay)
+        return result
+
+
+async def test_a_renewal_that_meets_the_settle_does_not_cancel_it(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    await env.write("r", [0, 1, 2])
+    slow = SlowSettleAnswer(env.things, delay=env.settings.outbox_lease_seconds / 2)
+    relay = env.relay(await env.producer(), collection=slow)
+    # Before: the renewal found the token gone (our own release), raised LeaseLost and cancelled
+    # the settle while it waited for its answer: the pass counted nothing, logged a lost lease.
+    assert await relay._publish(slow, ["r"]) == 3  # type: ignore[arg-type]
+    assert "lease lost" not in caplog.text
+    doc = await env.things.find_one({"_id": "r"})
+    assert doc is not None
+    assert (doc["outbox"], doc["outbox_seq"], doc["outbox_pending"]) == ([], 3, False)

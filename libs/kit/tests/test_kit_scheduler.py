@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect, PyMongoError
 
-from icr.kit.lease import CLOCK_COLLECTION, ServerClock, utcnow
+from icr.kit.lease import CLOCK_COLLECTION, LeaseLost, ServerClock, utcnow
 from icr.kit.mongo import Mongo
-from icr.kit.scheduler import DueWork, due_index
-from icr.kit.testing import service_settings_for_test
+from icr.kit.scheduler import DueWork, due_index, due_lease
+from icr.kit.testing import proxied, service_settings_for_test
 
 pytestmark = pytest.mark.infra
 
@@ -188,3 +189,132 @@ async def test_replicas_with_clocks_a_minute_apart_respect_each_others_leases(
     may_finish.set()
     assert await running == 1
     assert runs == ["behind"]
+
+
+class RenewalsRefused:
+    """The timers collection, but every renewal of a lease fails at once, as a store that
+    answers with errors (a reset connection, a stepped-down primary) does."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def update_one(self, filter: dict[str, Any], update: dict[str, Any], **kw: Any) -> Any:
+        if "due_at_lease_owner" in filter and "due_at_lease" in update.get("$set", {}):
+            raise AutoReconnect("injected: connection reset during renewal")
+        return await self.inner.update_one(filter, update, **kw)
+
+
+async def test_a_holder_whose_renewals_fail_at_once_stops_within_its_margin(
+    mongo: Mongo,
+) -> None:
+    timers = mongo.collection("timers")
+    await timers.insert_one({"_id": "t", "due_at": datetime.now(UTC) - timedelta(seconds=1)})
+    stopped: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def endless(doc_id: Any, at: datetime) -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.append(loop.time())
+
+    lease_seconds = 6.0
+    work = DueWork(
+        RenewalsRefused(timers),  # type: ignore[arg-type]
+        due_field="due_at",
+        handler=endless,
+        owner="a",
+        lease_seconds=lease_seconds,
+    )
+    claimed = loop.time()
+    running = asyncio.create_task(work.run_due(limit=1))
+    try:
+        async with asyncio.timeout(20):
+            while not stopped:
+                await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    # The holder is sure of its lease until 4.8 s after the claim (the lease less a fifth).
+    # Before: after the failed renewals at 2 s and 4 s it slept another 2 s, so the handler ran
+    # until 6 s, when the store's clock lets another replica take the timer over.
+    assert stopped[0] - claimed < lease_seconds * 0.8 + 0.5
+
+
+async def test_the_store_clock_estimate_ignores_a_replicas_wall_clock_stepped_after_a_sync(
+    mongo: Mongo,
+) -> None:
+    step = timedelta(0)
+    stepped = ServerClock(
+        mongo.collection(CLOCK_COLLECTION), local=lambda: utcnow() + timedelta(minutes=3) + step
+    )
+    await stepped.now()  # synced while this replica's wall clock is 3 minutes ahead
+    step = timedelta(seconds=60)  # then NTP (or a resumed VM) steps it another minute
+    reference = await ServerClock(mongo.collection(CLOCK_COLLECTION)).now()
+    # Before: the estimate was wall clock + offset, so it moved with the step until the next
+    # refresh (30 s): the replica saw live leases a minute over and took them.
+    assert abs((await stepped.now() - reference).total_seconds()) < 1.0
+
+
+async def test_a_renewal_against_a_stalled_store_ends_by_pymongos_deadline_not_cancellation() -> (
+    None
+):
+    direct = service_settings_for_test()
+    host, port = direct.mongo_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    async with proxied(host, int(port)) as proxy:
+        url = f"mongodb://127.0.0.1:{proxy.port}/?directConnection=true"
+        through = Mongo(direct.model_copy(update={"mongo_url": url}))
+        try:
+            timers = through.collection("timers")
+            await timers.insert_one({"_id": "s", "due_at": None})
+            clock = ServerClock(through.collection(CLOCK_COLLECTION))
+            lease, fields = await due_lease(
+                timers, "due_at", key="s", owner="a", lease_seconds=1.5, clock=clock
+            )
+            await timers.update_one({"_id": "s"}, {"$set": fields})
+            proxy.pause()  # the store stalls: the renewal's round trip never comes back
+            with pytest.raises(LeaseLost) as lost:
+                await asyncio.wait_for(lease._keep(), 10)
+            # Before: asyncio.timeout cancelled the renewal inside the driver (a TimeoutError);
+            # now PyMongo ends it with its own timeout error, leaving its pool usable.
+            cause = lost.value.__cause__
+            assert isinstance(cause, PyMongoError)
+            assert cause.timeout
+            proxy.resume()
+            async with asyncio.timeout(10):
+                assert await timers.find_one({"_id": "s"}) is not None
+            await through.client.drop_database(direct.database)
+        finally:
+            await through.close()
+
+
+class LateClockAnswer:
+    """The clock collection, but from the second sync on the answer comes back `delay` seconds
+    after the store read its clock: a busy store, or a slow network on the way back."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self.inner, self.delay, self.syncs = inner, delay, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def find_one_and_update(self, *args: Any, **kw: Any) -> Any:
+        doc = await self.inner.find_one_and_update(*args, **kw)
+        self.syncs += 1
+        if self.syncs > 1:
+            await asyncio.sleep(self.delay)
+        return doc
+
+
+async def test_a_slow_clock_sync_does_not_spoil_a_quick_ones_estimate(mongo: Mongo) -> None:
+    late = LateClockAnswer(mongo.collection(CLOCK_COLLECTION), delay=3.0)
+    clock = ServerClock(late, refresh_seconds=0.0)  # type: ignore[arg-type]
+    await clock.now()  # a quick sync
+    estimate = await clock.now()  # a slow one: the store's time is 1.5 s off its midpoint
+    reference = await ServerClock(mongo.collection(CLOCK_COLLECTION)).now()
+    # Before: the slow sync replaced the quick one, and the estimate was about 1.5 s behind.
+    assert late.syncs == 2
+    assert abs((reference - estimate).total_seconds()) < 0.5

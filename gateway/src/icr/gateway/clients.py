@@ -66,7 +66,7 @@ class ServiceClient:
 
 class Clients:
     def __init__(self, settings: GatewaySettings) -> None:
-        timeout = settings.upstream_timeout_seconds
+        timeout = settings.upstream_timeout
         self.requests = ServiceClient("requests", settings.requests_url, timeout)
         self.feedback = ServiceClient("feedback", settings.feedback_url, timeout)
         self.incentives = ServiceClient("incentives", settings.incentives_url, timeout)

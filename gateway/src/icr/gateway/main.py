@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 
 import httpx
@@ -36,9 +37,8 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             await clients.close()
 
     app = FastAPI(title="ICR gateway", lifespan=lifespan)
-    install_middleware(
-        app, max_body_bytes=settings.max_body_bytes, deadlines=Deadlines.of(settings)
-    )
+    deadlines = dataclasses.replace(Deadlines.of(settings), seconds=settings.deadline_seconds)
+    install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     app.include_router(health_router(lambda request: _readiness(request)))
     graphql = GraphQLRouter(
         schema,

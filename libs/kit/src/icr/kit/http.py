@@ -76,6 +76,8 @@ class Deadlines:
     retry_after_seconds: int = 2
     bulk_paths: Sequence[str] = ()
     bulk_seconds: float = 120.0
+    max_abandoned: int = 1000
+    """Past this much work still running after its deadline, new requests answer 503 at once."""
 
     @classmethod
     def of(cls, settings: ServiceSettings, bulk_paths: Sequence[str] = ()) -> Deadlines:
@@ -84,6 +86,7 @@ class Deadlines:
             retry_after_seconds=settings.retry_after_seconds,
             bulk_paths=tuple(bulk_paths),
             bulk_seconds=settings.bulk_request_timeout_seconds,
+            max_abandoned=settings.max_abandoned_requests,
         )
 
     def store_seconds(self, seconds: float) -> float:
@@ -99,6 +102,8 @@ class Deadlines:
 class Unavailable:
     """Answers 503 with Retry-After, in the services' error shape, when the store or broker is
     down or the request outlives its deadline, instead of hanging or answering a bare 500.
+    While more than `max_abandoned` requests' work is still running past its deadline, new
+    requests (but health and metrics) answer that 503 at once: load is shed, not piled up.
 
     The deadline is enforced twice. PyMongo's client-side operation timeout (`pymongo.timeout`)
     bounds server selection, pool checkout and every round trip of the request's store calls; it
@@ -120,6 +125,14 @@ class Unavailable:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if len(self._abandoned) >= self.deadlines.max_abandoned and not _exempt(scope):
+            # Abandoned work normally ends within moments of its deadline; this much of it means
+            # something waits outside PyMongo's deadline. Starting more would pile up without
+            # bound, so shed load (health and metrics still answer, to show why).
+            metrics.HTTP_SHED.inc()
+            message = "too many earlier requests are still unwinding; try again shortly"
+            await self._refuse(scope, receive, send, message)
             return
         started = answered = False
 
@@ -177,6 +190,11 @@ class Unavailable:
         retry = str(max(1, math.ceil(self.deadlines.retry_after_seconds)))
         response = problem(503, "unavailable", message, headers={"Retry-After": retry})
         await response(scope, receive, send)
+
+
+def _exempt(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    return path.startswith("/health") or path == "/metrics"
 
 
 async def validation_problem(_: Request, exc: Exception) -> JSONResponse:

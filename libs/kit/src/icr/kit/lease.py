@@ -1,14 +1,15 @@
 """Leases on documents that stay correct across replicas whose clocks disagree.
 
 A lease is `{until, token}` in the leased document. Expiry is judged on the store's clock, never
-a replica's own: `ServerClock` estimates the offset of the store's time from a `$currentDate`
-write, so a replica whose clock is a minute off neither steals a live lease nor writes one that
-is already over. The holder renews its lease while it works (`hold`) and stops, cancelling the
-work, as soon as it can no longer be sure it holds it: the store says the token changed (another
-replica took over after an expiry), or no renewal got through in time. It judges "in time" on
-its own monotonic clock from the moment it sent the claim, with a safety margin, so it stops
-before the store's clock says the lease is over. Every write the holder makes under the lease
-names the token, so a holder that was too late changes nothing (it is fenced).
+a replica's own: `ServerClock` estimates the store's time from a `$currentDate` write and this
+process's monotonic clock, so a replica whose wall clock is a minute off (or is stepped) neither
+steals a live lease nor writes one that is already over. The holder renews its lease while it
+works (`hold`) and stops, cancelling the work, as soon as it can no longer be sure it holds it:
+the store says the token changed (another replica took over after an expiry), or no renewal got
+through in time. It judges "in time" on its own monotonic clock from the moment it sent the
+claim, with a safety margin, so it stops before the store's clock says the lease is over. Every
+write the holder makes under the lease names the token, so a holder that was too late changes
+nothing (it is fenced).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from tenacity import (
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LocalClock = Callable[[], datetime]
 CLOCK_COLLECTION = "kit_clock"
+_KEEP_QUICK_SYNC_SECONDS = 600.0
 
 
 def utcnow() -> datetime:
@@ -52,9 +55,13 @@ class LeaseLost(Exception):
 class ServerClock:
     """The store's current time, estimated locally; refreshed every `refresh_seconds`.
 
-    The estimate is `local() + offset`, where the offset comes from a `$currentDate` write read
-    back in the same round trip (error at most half the round trip, plus the server's millisecond
-    resolution). `local` is injectable so tests can skew a replica's clock.
+    A `$currentDate` write read back in one round trip gives the store's time at (about) the
+    middle of that round trip (error at most half of it, plus the server's millisecond
+    resolution; a sync much slower than a recent one is not used). The estimate adds the time
+    elapsed since on this process's monotonic clock, so a replica's wall clock, however far off
+    and however it is stepped (NTP, a resumed VM), plays no part. `local` (the wall clock,
+    injectable so tests can skew or step it) only measures how far this replica is off the
+    store, kept in `offset` for diagnostics.
     """
 
     def __init__(
@@ -68,6 +75,8 @@ class ServerClock:
         self.local = local
         self.refresh_seconds = refresh_seconds
         self.offset: timedelta | None = None
+        self._synced: tuple[datetime, float] | None = None  # (store time, loop time) at a sync
+        self._took = 0.0  # the round trip of that sync
         self._next_sync = 0.0
         self._syncing = asyncio.Lock()
 
@@ -85,23 +94,34 @@ class ServerClock:
         at: datetime = doc["at"]
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        self.offset = at - (sent_local + timedelta(seconds=took / 2))
         self._next_sync = loop.time() + self.refresh_seconds
+        # A slow round trip (a busy store) estimates worse than a recent quick one, whose error
+        # grows only by the clocks' drift (milliseconds in ten minutes): keep the quick one.
+        if (
+            self._synced is not None
+            and took > 2 * self._took + 0.005
+            and loop.time() - self._synced[1] < _KEEP_QUICK_SYNC_SECONDS
+        ):
+            return
+        self._synced, self._took = (at, sent + took / 2), took
+        self.offset = at - (sent_local + timedelta(seconds=took / 2))
 
     async def now(self) -> datetime:
-        if self.offset is None or asyncio.get_running_loop().time() >= self._next_sync:
+        if self._synced is None or asyncio.get_running_loop().time() >= self._next_sync:
             try:
                 async with self._syncing:  # one round trip for all the claims of a pass
-                    if self.offset is None or asyncio.get_running_loop().time() >= self._next_sync:
+                    loop_now = asyncio.get_running_loop().time()
+                    if self._synced is None or loop_now >= self._next_sync:
                         await self.sync()
             except Exception:
-                if self.offset is None:
+                if self._synced is None:
                     raise
-                # Clocks drift by milliseconds a minute: the last offset serves until the store
+                # Clocks drift by milliseconds a minute: the last sync serves until the store
                 # answers again (and then nothing under a lease can be written anyway).
-                log.warning("store clock not refreshed; using the last offset", exc_info=True)
-        assert self.offset is not None
-        return self.local() + self.offset
+                log.warning("store clock not refreshed; using the last sync", exc_info=True)
+        assert self._synced is not None
+        at, loop_at = self._synced
+        return at + timedelta(seconds=asyncio.get_running_loop().time() - loop_at)
 
 
 def new_token(owner: str) -> str:
@@ -122,6 +142,9 @@ class Lease:
     clock: ServerClock
     sure_until: float
     """Loop time up to which the holder is sure it still holds the lease."""
+    releasing: bool = False
+    """Set by the holder just before the write that frees the lease: a renewal that then finds
+    the token gone met that write, not a takeover, and stops without cancelling the work."""
 
     @property
     def margin(self) -> float:
@@ -169,11 +192,20 @@ class Lease:
     async def _keep(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.seconds / 3)
+            # Never sleep past the margin: after renewals that failed at once, the next wake-up
+            # must be in time to stop the work before the store's clock ends the lease.
+            await asyncio.sleep(max(0.0, min(self.seconds / 3, self.sure_until - loop.time())))
+            remaining = max(0.01, self.sure_until - loop.time())
             try:
-                async with asyncio.timeout(max(0.01, self.sure_until - loop.time())):
-                    await self.renew()
+                # PyMongo's own deadline ends the renewal's store calls: cancelling a PyMongo wait
+                # can leave its pool's lock held (see icr.kit.http). The asyncio deadline, a bit
+                # later, only backs it up for waits outside the driver.
+                with pymongo.timeout(remaining):
+                    async with asyncio.timeout(remaining + 0.5):
+                        await self.renew()
             except LeaseLost:
+                if self.releasing:
+                    return
                 raise
             except Exception as exc:  # includes the timeout: the store did not answer in time
                 if loop.time() >= self.sure_until:

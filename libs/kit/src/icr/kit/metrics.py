@@ -53,3 +53,7 @@ HTTP_ABANDONED = Gauge(
     "icr_http_abandoned_requests",
     "Requests answered 503 at their deadline whose work has not unwound yet (stuck if it grows).",
 )
+HTTP_SHED = Counter(
+    "icr_http_shed_requests_total",
+    "Requests answered 503 at once because too much abandoned work was still running.",
+)

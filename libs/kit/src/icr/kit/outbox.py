@@ -117,7 +117,9 @@ class Outbox:
                 "version": 1,
                 OUTBOX: entries,
                 PENDING: bool(entries),
-                SINCE: datetime.now(UTC) if entries else None,
+                # Absent, never None, while nothing is pending: `$min` keeps a None (BSON null
+                # sorts before every date), so a later write would leave it unset while pending.
+                **({SINCE: datetime.now(UTC)} if entries else {}),
                 SEQ: 0,
             }
         )
@@ -277,14 +279,17 @@ class Relay:
             return 0
         claims = await self._claim(collection, keys)
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._publish_claimed(lease, doc)) for lease, doc in claims]
+            tasks = [
+                group.create_task(self._publish_claimed(lease, doc, at))
+                for lease, doc, at in claims
+            ]
         return sum(task.result() for task in tasks)
 
-    async def _publish_claimed(self, lease: Lease, doc: Document) -> int:
+    async def _publish_claimed(self, lease: Lease, doc: Document, at: datetime) -> int:
         """Publishes one claimed document's events; a failure stays with this document
         (logged; its lease runs out and the events go out again, same ids and numbers)."""
         try:
-            return await lease.hold(lambda: self._publish_document(lease, doc))
+            return await lease.hold(lambda: self._publish_document(lease, doc, at))
         except LeaseLost as lost:
             log.warning("outbox lease lost; stopped sending", extra={"reason": str(lost)})
         except Exception:
@@ -297,11 +302,11 @@ class Relay:
 
     async def _claim(
         self, collection: AsyncCollection[Document], keys: list[Any]
-    ) -> list[tuple[Lease, Document]]:
+    ) -> list[tuple[Lease, Document, datetime]]:
         """Claims the documents among `keys` that have pending events and no live lease: two
         round trips for the whole batch (mark them with this claim's token, read them back),
         not one per document. Each claimed document gets a lease of its own under that token,
-        so one lost lease stops only its own document."""
+        so one lost lease stops only its own document. Returned with the claim's store time."""
         token = new_token(self.owner)
         loop = asyncio.get_running_loop()
         sent = loop.time()
@@ -332,11 +337,12 @@ class Relay:
                     sure_until=0.0,
                 ).started(sent),
                 doc,
+                now,
             )
             for doc in docs
         ]
 
-    async def _publish_document(self, lease: Lease, doc: Document) -> int:
+    async def _publish_document(self, lease: Lease, doc: Document, claimed_at: datetime) -> int:
         # A document's events one after another: an event is sent only once the one before it
         # is acknowledged, so a failed send can never be overtaken by its successor.
         sent: list[str] = []
@@ -353,8 +359,12 @@ class Relay:
                 break
             sent.append(entry["event_id"])
             metrics.EVENTS_PUBLISHED.labels(topic=entry["topic"]).inc()
-        oldest_left = entries[len(sent)]["envelope"]["time"] if len(sent) < len(entries) else None
-        await self._settle(lease, sent, oldest_left, claimed=len(entries))
+        if len(sent) < len(entries):
+            oldest_left = datetime.fromisoformat(entries[len(sent)]["envelope"]["time"])
+        else:
+            # Anything pending at settle time was pushed after the claim.
+            oldest_left = claimed_at
+        await self._settle(lease, sent, len(entries), oldest_left)
         return len(sent)
 
     async def _send(self, entry: Document, sequence: int) -> asyncio.Future[Any]:
@@ -368,46 +378,44 @@ class Relay:
         return future
 
     async def _settle(
-        self, lease: Lease, sent: list[str], oldest_left: str | None, *, claimed: int
+        self, lease: Lease, sent: list[str], claimed: int, oldest_left: datetime
     ) -> None:
         """Removes the sent prefix and counts it into the sequence, in one write under the lease.
 
-        When everything claimed went out and no writer pushed events since the claim (the array
-        still holds exactly what was claimed), the same write clears the pending flag: one round
-        trip per document in the common case. Otherwise the flag stays (a writer's push set it)
-        or is cleared by a second, guarded write if the array did end up empty.
+        When everything claimed went out and no writer pushed events meanwhile (the array still
+        holds exactly the `claimed` entries), that same write empties the outbox and clears the
+        pending flag: a published document costs two store calls, the claim and this settle.
+        Otherwise the sent prefix is pulled and the document stays pending for the next pass.
 
         Retried briefly (a blip of the store should not make a whole batch go out twice); if the
         lease is gone, whoever took over publishes these events again with the same ids and the
         same numbers, since neither the array nor the counter moved.
         """
-        release: Document = {"$set": {LEASE_OWNER: None, LEASE_UNTIL: None}}
+        released = {LEASE_OWNER: None, LEASE_UNTIL: None}
+        lease.releasing = True
+        if len(sent) == claimed:
+            done: Document = {
+                "$set": {**released, OUTBOX: [], PENDING: False},
+                "$unset": {SINCE: ""},
+            }
+            if claimed:
+                done["$inc"] = {SEQ: claimed}
+            if await self._guarded(lease, {OUTBOX: {"$size": claimed}}, done):
+                return
+        # A writer pushed events after the claim (or the lease is gone: then nothing matches).
+        partly: Document = {"$set": {**released, SINCE: oldest_left}}
         if sent:
-            release["$pull"] = {OUTBOX: {"event_id": {"$in": sent}}}
-            release["$inc"] = {SEQ: len(sent)}
-        if oldest_left is not None:
-            release["$set"][SINCE] = datetime.fromisoformat(oldest_left)
-        collection = lease.collection
-        drained = len(sent) == claimed
+            partly["$pull"] = {OUTBOX: {"event_id": {"$in": sent}}}
+            partly["$inc"] = {SEQ: len(sent)}
+        await self._guarded(lease, {}, partly)
+
+    async def _guarded(self, lease: Lease, condition: Document, update: Document) -> bool:
+        """One write under the lease, retried within a third of it; True if it applied."""
         async for attempt in retrying_for("outbox settle", within=lease.seconds / 3):
             with attempt:
                 lease.check()
-                if drained:
-                    done = {**release, "$set": {**release["$set"], PENDING: False, SINCE: None}}
-                    result = await collection.update_one(
-                        {**lease.guard, OUTBOX: {"$size": claimed}}, done
-                    )
-                    if result.matched_count:
-                        return
-                await collection.update_one(lease.guard, release)
-        if drained:
-            # A writer pushed after the claim, so the flag stays; or the array is empty after all
-            # (say, a retried write had landed). Clearing the flag only when the array is empty
-            # is atomic against a writer who pushes meanwhile.
-            await collection.update_one(
-                {"_id": lease.key, PENDING: True, OUTBOX: {"$size": 0}},
-                {"$set": {PENDING: False, SINCE: None}},
-            )
+                result = await lease.collection.update_one({**lease.guard, **condition}, update)
+        return result.matched_count > 0
 
     async def pending_count(self) -> int:
         return sum([await c.count_documents({PENDING: True}) for c in self.collections.values()])

@@ -26,6 +26,12 @@ class ServiceSettings(BaseSettings):
     bulk_request_timeout_seconds: float = Field(
         default=120.0, gt=0, description="Deadline of the routes a service marks as bulk (imports)."
     )
+    max_abandoned_requests: int = Field(
+        default=1000,
+        ge=1,
+        description="Requests past their deadline whose work still runs; beyond this many, new "
+        "requests answer 503 at once instead of piling up more work.",
+    )
     retry_after_seconds: int = Field(
         default=2, ge=1, description="`Retry-After` of a 503 answered during an outage."
     )
