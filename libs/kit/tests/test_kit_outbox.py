@@ -169,4 +169,3 @@ async def test_flag_left_behind_by_a_crash_is_cleared(env) -> None:
     doc = await coll.find_one({"_id": "t"})
     assert doc is not None
     assert (doc["outbox_pending"], doc["outbox_lease_owner"]) == (False, None)
-
