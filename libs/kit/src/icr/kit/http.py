@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pymongo
@@ -18,10 +18,11 @@ from aiokafka.errors import (
     NodeNotReadyError,
     RequestTimedOutError,
 )
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, PyMongoError
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from icr.kit import context, metrics
@@ -256,31 +257,58 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class CausationAndMetrics:
+    """Per request: the causal context (trace, correlation and request ids) that logs and
+    events read, the trace headers on the response, and the request metric.
+
+    A plain ASGI middleware rather than `@app.middleware("http")` (Starlette's
+    BaseHTTPMiddleware), which runs the rest of the app in a task of its own with a memory
+    stream per request: about a tenth of a submit's CPU in the requests service's profile.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        # This request is a span of its own, parented by the caller's span (if it sent one).
+        cause = context.extract(headers) or new_causation()
+        # Every flow gets a correlation id: the caller's, or the trace's, which every event and
+        # log line of the flow then shares.
+        correlation = headers.get("x-correlation-id") or cause.trace_id
+        cause = dataclasses.replace(cause, correlation_id=correlation)
+        request_id = headers.get("x-request-id") or cause.span_id
+        trace_headers = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in cause.headers().items()
+        ]
+        status = 500  # what the client gets if the app fails before it answers
+        started = time.perf_counter()
+
+        async def send_traced(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), *trace_headers]}
+            await send(message)
+
+        try:
+            with context.causation(cause), log_context(request_id=request_id):
+                await self.app(scope, receive, send_traced)
+        finally:
+            route = scope.get("route")
+            metrics.HTTP_REQUESTS.labels(
+                scope["method"], getattr(route, "path", "unmatched"), str(status)
+            ).observe(time.perf_counter() - started)
+
+
 def install_middleware(
     app: FastAPI, *, max_body_bytes: int = 1_000_000, deadlines: Deadlines | None = None
 ) -> None:
     # Starlette runs the middleware added last first: causation, then deadlines, then the limit.
     app.add_middleware(BodyLimit, limit=max_body_bytes)
     app.add_middleware(Unavailable, deadlines=deadlines or Deadlines())
+    app.add_middleware(CausationAndMetrics)
     app.add_exception_handler(RequestValidationError, validation_problem)
-
-    @app.middleware("http")
-    async def causation_and_metrics(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # This request is a span of its own, parented by the caller's span (if it sent one).
-        cause = context.extract(request.headers) or new_causation()
-        # Every flow gets a correlation id: the caller's, or the trace's, which every event and
-        # log line of the flow then shares.
-        correlation = request.headers.get("x-correlation-id") or cause.trace_id
-        cause = dataclasses.replace(cause, correlation_id=correlation)
-        request_id = request.headers.get("x-request-id") or cause.span_id
-        started = time.perf_counter()
-        with context.causation(cause), log_context(request_id=request_id):
-            response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.HTTP_REQUESTS.labels(
-            request.method, getattr(route, "path", "unmatched"), str(response.status_code)
-        ).observe(time.perf_counter() - started)
-        response.headers.update(cause.headers())
-        return response
