@@ -17,12 +17,19 @@ from icr.requests.settings import RequestsSettings
 
 
 async def get_deps(request: Request) -> Deps:
-    # async: FastAPI would run a plain function in its threadpool on every request.
+    # async: FastAPI would run a plain function in its threadpool on every request. Built once
+    # per runtime (the stores keep no per-request state): building them on every request showed
+    # in the submit profile.
     runtime = runtime_of(request)
+    cached: tuple[object, Deps] | None = getattr(request.app.state, "deps", None)
+    if cached is not None and cached[0] is runtime:
+        return cached[1]
     settings = runtime.settings
     assert isinstance(settings, RequestsSettings)
     clock: Clock = getattr(request.app.state, "clock", system_clock)
-    return Deps.build(runtime.mongo, runtime.outbox, settings, clock)
+    deps = Deps.build(runtime.mongo, runtime.outbox, settings, clock)
+    request.app.state.deps = (runtime, deps)
+    return deps
 
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
