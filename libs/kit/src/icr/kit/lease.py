@@ -229,7 +229,11 @@ def retrying(what: str, *, within: float) -> AsyncRetrying:
     return AsyncRetrying(
         stop=stop_after_delay(within),
         wait=wait_random_exponential(multiplier=0.05, max=1.0),
-        retry=retry_if_exception(lambda exc: not isinstance(exc, LeaseLost)),
+        # Only errors: tenacity's attempts catch BaseException, and retrying a CancelledError
+        # would swallow the task's cancellation (a service shutting down would hang).
+        retry=retry_if_exception(
+            lambda exc: isinstance(exc, Exception) and not isinstance(exc, LeaseLost)
+        ),
         before_sleep=_log_retry(what),
         reraise=True,
     )
