@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
 
 from icr.contracts import Envelope, Event
 from icr.kit import context, metrics
@@ -29,6 +31,7 @@ from icr.kit.mongo import Document
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PENDING = "outbox_pending"
 OUTBOX = "outbox"
@@ -283,9 +286,10 @@ class Relay:
                 group.create_task(self._publish_claimed(lease, doc, at))
                 for lease, doc, at in claims
             ]
-        return sum(task.result() for task in tasks)
+        sent = [outcome for task in tasks if (outcome := task.result()) is not None]
+        return await self._settle(collection, sent) if sent else 0
 
-    async def _publish_claimed(self, lease: Lease, doc: Document, at: datetime) -> int:
+    async def _publish_claimed(self, lease: Lease, doc: Document, at: datetime) -> _Sent | None:
         """Publishes one claimed document's events; a failure stays with this document
         (logged; its lease runs out and the events go out again, same ids and numbers)."""
         try:
@@ -298,7 +302,7 @@ class Relay:
                 extra={"collection": lease.collection.name, "doc_id": str(lease.key)},
                 exc_info=True,
             )
-        return 0
+        return None
 
     async def _claim(
         self, collection: AsyncCollection[Document], keys: list[Any]
@@ -342,7 +346,7 @@ class Relay:
             for doc in docs
         ]
 
-    async def _publish_document(self, lease: Lease, doc: Document, claimed_at: datetime) -> int:
+    async def _publish_document(self, lease: Lease, doc: Document, claimed_at: datetime) -> _Sent:
         # A document's events one after another: an event is sent only once the one before it
         # is acknowledged, so a failed send can never be overtaken by its successor.
         sent: list[str] = []
@@ -364,8 +368,7 @@ class Relay:
         else:
             # Anything pending at settle time was pushed after the claim.
             oldest_left = claimed_at
-        await self._settle(lease, sent, len(entries), oldest_left)
-        return len(sent)
+        return _Sent(lease, sent, len(entries), oldest_left)
 
     async def _send(self, entry: Document, sequence: int) -> asyncio.Future[Any]:
         envelope = Envelope.model_validate({**entry["envelope"], "sequence": sequence})
@@ -377,48 +380,119 @@ class Relay:
         )
         return future
 
-    async def _settle(
-        self, lease: Lease, sent: list[str], claimed: int, oldest_left: datetime
-    ) -> None:
-        """Removes the sent prefix and counts it into the sequence, in one write under the lease.
+    async def _settle(self, collection: AsyncCollection[Document], done: list[_Sent]) -> int:
+        """Settles a pass's documents, most in one write of the store: for each, removes the
+        sent prefix and counts it into the sequence, under its lease; returns how many events
+        that settled.
 
         When everything claimed went out and no writer pushed events meanwhile (the array still
-        holds exactly the `claimed` entries), that same write empties the outbox and clears the
-        pending flag: a published document costs two store calls, the claim and this settle.
-        Otherwise the sent prefix is pulled and the document stays pending for the next pass.
+        holds exactly the `claimed` entries), one statement empties the outbox and clears the
+        pending flag. Documents it did not match (a writer pushed events after the claim, or a
+        statement failed) still carry the claim's token: one read finds them, and each gets the
+        partial settle (pull the sent prefix, stay pending for the next pass) on its own.
 
-        Retried briefly (a blip of the store should not make a whole batch go out twice); if the
-        lease is gone, whoever took over publishes these events again with the same ids and the
-        same numbers, since neither the array nor the counter moved.
+        Writes are retried briefly (a blip of the store should not make a whole pass go out
+        twice; a statement that applied cleared its token, so a retry cannot apply it twice).
+        Where a settle does not happen, the lease runs out and whoever takes over publishes
+        those events again with the same ids and the same numbers: neither the array nor the
+        counter moved.
         """
-        released = {LEASE_OWNER: None, LEASE_UNTIL: None}
-        lease.releasing = True
-        if len(sent) == claimed:
-            done: Document = {
-                "$set": {**released, OUTBOX: [], PENDING: False},
-                "$unset": {SINCE: ""},
-            }
-            if claimed:
-                done["$inc"] = {SEQ: claimed}
-            if await self._guarded(lease, {OUTBOX: {"$size": claimed}}, done):
-                return
-        # A writer pushed events after the claim (or the lease is gone: then nothing matches).
-        partly: Document = {"$set": {**released, SINCE: oldest_left}}
-        if sent:
-            partly["$pull"] = {OUTBOX: {"event_id": {"$in": sent}}}
-            partly["$inc"] = {SEQ: len(sent)}
-        await self._guarded(lease, {}, partly)
+        live = []
+        for outcome in done:
+            try:
+                outcome.lease.check()
+                live.append(outcome)
+            except LeaseLost as lost:
+                log.warning("outbox lease lost before settling", extra={"reason": str(lost)})
+        if not live:
+            return 0
+        keys = [o.lease.key for o in live]
+        unsettled = set(keys)
+        drained = [o for o in live if len(o.sent) == o.claimed]
+        if drained:
+            statements = [
+                UpdateOne({**o.lease.guard, OUTBOX: {"$size": o.claimed}}, _done(o.claimed))
+                for o in drained
+            ]
+            try:
+                # Each statement is fenced by its document's token: no lease check needed here.
+                with contextlib.suppress(BulkWriteError):  # the read below finds what failed
+                    await self._retried(lambda: collection.bulk_write(statements, ordered=False))
+                unsettled = {
+                    doc["_id"]
+                    async for doc in collection.find(
+                        {"_id": {"$in": keys}, LEASE_OWNER: live[0].lease.token},
+                        projection={"_id": 1},
+                    )
+                }
+            except Exception:
+                log.warning(
+                    "outbox settle failed; sent again once the leases run out",
+                    extra={"collection": collection.name, "documents": len(live)},
+                    exc_info=True,
+                )
+                return 0
+        settled = sum(len(o.sent) for o in live if o.lease.key not in unsettled)
+        for outcome in live:
+            if outcome.lease.key in unsettled and await self._settle_partly(outcome):
+                settled += len(outcome.sent)
+        return settled
 
-    async def _guarded(self, lease: Lease, condition: Document, update: Document) -> bool:
-        """One write under the lease, retried within a third of it; True if it applied."""
-        async for attempt in retrying_for("outbox settle", within=lease.seconds / 3):
+    async def _settle_partly(self, outcome: _Sent) -> bool:
+        """Pulls the sent prefix and counts it; the document stays pending. True if it applied."""
+        lease = outcome.lease
+        update: Document = {
+            "$set": {LEASE_OWNER: None, LEASE_UNTIL: None, SINCE: outcome.oldest_left}
+        }
+        if outcome.sent:
+            update["$pull"] = {OUTBOX: {"event_id": {"$in": outcome.sent}}}
+            update["$inc"] = {SEQ: len(outcome.sent)}
+
+        async def write() -> Any:
+            lease.check()
+            return await lease.collection.update_one(lease.guard, update)
+
+        try:
+            result = await self._retried(write)
+        except Exception:
+            log.warning(
+                "outbox settle failed; sent again once the lease runs out",
+                extra={"collection": lease.collection.name, "doc_id": str(lease.key)},
+                exc_info=True,
+            )
+            return False
+        return bool(result.matched_count)
+
+    async def _retried(self, write: Callable[[], Awaitable[T]]) -> T:
+        """A settle write, retried with backoff within a third of a lease."""
+        async for attempt in retrying_for("outbox settle", within=self.lease_seconds / 3):
             with attempt:
-                lease.check()
-                result = await lease.collection.update_one({**lease.guard, **condition}, update)
-        return result.matched_count > 0
+                result = await write()
+        return result
 
     async def pending_count(self) -> int:
         return sum([await c.count_documents({PENDING: True}) for c in self.collections.values()])
+
+
+@dataclass
+class _Sent:
+    """What a pass sent of one claimed document, to settle with the pass."""
+
+    lease: Lease
+    sent: list[str]
+    claimed: int
+    oldest_left: datetime
+
+
+def _done(claimed: int) -> Document:
+    """The settle of a document whose claimed events all went out: nothing is pending."""
+    update: Document = {
+        "$set": {LEASE_OWNER: None, LEASE_UNTIL: None, OUTBOX: [], PENDING: False},
+        "$unset": {SINCE: ""},
+    }
+    if claimed:
+        update["$inc"] = {SEQ: claimed}
+    return update
 
 
 def _lease_over(now: datetime) -> Document:
