@@ -67,6 +67,9 @@ class Runtime:
         self.settings = spec.settings
         self.mongo = Mongo(spec.settings)
         self.outbox = Outbox(spec.settings, spec.outbox_collections)
+        # One estimate of the store's clock per process: the relay's and the timers' leases
+        # all read it (each clock of its own would sync with the store on its own).
+        self.store_clock = ServerClock(self.mongo.collection(CLOCK_COLLECTION))
         self.producer: AIOKafkaProducer | None = None
         self.relay: Relay | None = None
         self.consumers: list[ConsumerRunner] = []
@@ -119,7 +122,7 @@ class Runtime:
             [self.mongo.collection(n) for n in spec.outbox_collections],
             self.producer,
             self.outbox,
-            clock=ServerClock(self.mongo.collection(CLOCK_COLLECTION)),
+            clock=self.store_clock,
         )
         self._spawn("relay", self.relay.run())
         for sub in subscriptions:

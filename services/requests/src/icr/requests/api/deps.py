@@ -27,7 +27,9 @@ async def get_deps(request: Request) -> Deps:
     settings = runtime.settings
     assert isinstance(settings, RequestsSettings)
     clock: Clock = getattr(request.app.state, "clock", system_clock)
-    deps = Deps.build(runtime.mongo, runtime.outbox, settings, clock)
+    deps = Deps.build(
+        runtime.mongo, runtime.outbox, settings, clock, store_clock=runtime.store_clock
+    )
     request.app.state.deps = (runtime, deps)
     return deps
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from icr.kit.lease import ServerClock
 from icr.kit.mongo import Document, Mongo
 from icr.kit.outbox import ConcurrentUpdate, Outbox
 from icr.requests.clock import Clock, system_clock
@@ -38,19 +39,30 @@ class Deps:
     imports: ImportJournalRepository
     settings: RequestsSettings
     clock: Clock = system_clock
+    store_clock: ServerClock | None = None
+    """The runtime's estimate of the store's clock, for the durable timers' leases."""
 
     @classmethod
     def build(
-        cls, mongo: Mongo, outbox: Outbox, settings: RequestsSettings, clock: Clock = system_clock
+        cls,
+        mongo: Mongo,
+        outbox: Outbox,
+        settings: RequestsSettings,
+        clock: Clock = system_clock,
+        *,
+        store_clock: ServerClock | None = None,
     ) -> Deps:
         policy = settings.policy
         return cls(
             directory=DirectoryStore(mongo, outbox),
             catalog=CatalogStore(mongo, outbox),
             requests=RequestStore(mongo, outbox, policy),
-            imports=ImportJournal(mongo, lease_seconds=settings.sla_lease_seconds),
+            imports=ImportJournal(
+                mongo, lease_seconds=settings.sla_lease_seconds, clock=store_clock
+            ),
             settings=settings,
             clock=clock,
+            store_clock=store_clock,
         )
 
     @property

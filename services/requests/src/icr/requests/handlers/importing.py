@@ -345,6 +345,7 @@ def import_timer(deps: Deps, *, owner: str) -> DueWork:
         lease_seconds=deps.settings.sla_lease_seconds,
         poll_seconds=deps.settings.sla_poll_seconds,
         clock=deps.clock,
+        lease_clock=deps.store_clock,
     )
 
 

@@ -93,6 +93,7 @@ def sla_timers(deps: Deps, *, owner: str | None = None) -> list[DueWork]:
             lease_seconds=settings.sla_lease_seconds,
             poll_seconds=settings.sla_poll_seconds,
             clock=deps.clock,
+            lease_clock=deps.store_clock,
         )
         for due_field, handler in ((SLA_DUE, on_sla), (AUTO_CLOSE_DUE, on_auto_close))
     ]
@@ -106,7 +107,9 @@ def sla_worker(clock: Clock = system_clock) -> Worker:
         settings = runtime.settings
         if not isinstance(settings, RequestsSettings):
             raise TypeError("the SLA scheduler needs RequestsSettings")
-        deps = Deps.build(runtime.mongo, runtime.outbox, settings, clock)
+        deps = Deps.build(
+            runtime.mongo, runtime.outbox, settings, clock, store_clock=runtime.store_clock
+        )
         owner = f"requests-{secrets.token_hex(4)}"
         timers = [*sla_timers(deps, owner=owner), import_timer(deps, owner=owner)]
         await asyncio.gather(*(timer.run() for timer in timers))

@@ -39,10 +39,12 @@ class JournaledImport:
 
 
 class ImportJournal:
-    def __init__(self, mongo: Mongo, *, lease_seconds: float = 5.0) -> None:
+    def __init__(
+        self, mongo: Mongo, *, lease_seconds: float = 5.0, clock: ServerClock | None = None
+    ) -> None:
         self.collection = mongo.collection(IMPORTS)
         self.lease_seconds = lease_seconds
-        self.clock = ServerClock(mongo.collection(CLOCK_COLLECTION))
+        self.clock = clock or ServerClock(mongo.collection(CLOCK_COLLECTION))
         self._leases: dict[str, Lease] = {}
 
     async def begin(
