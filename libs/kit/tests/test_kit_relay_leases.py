@@ -550,10 +550,10 @@ class SlowSettleAnswer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def update_one(self, filter: Document, update: Document, **kw: Any) -> Any:
-        result = await self.inner.update_one(filter, update, **kw)
-        if LEASE_OWNER in filter and update.get("$set", {}).get(LEASE_OWNER, "") is None:
-            await asyncio.sleep(self.delay)
+    async def bulk_write(self, requests: list[Any], **kw: Any) -> Any:
+        # The settle of a pass (it frees the leases) answers late.
+        result = await self.inner.bulk_write(requests, **kw)
+        await asyncio.sleep(self.delay)
         return result
 
 

@@ -142,9 +142,6 @@ class Lease:
     clock: ServerClock
     sure_until: float
     """Loop time up to which the holder is sure it still holds the lease."""
-    releasing: bool = False
-    """Set by the holder just before the write that frees the lease: a renewal that then finds
-    the token gone met that write, not a takeover, and stops without cancelling the work."""
 
     @property
     def margin(self) -> float:
@@ -203,9 +200,7 @@ class Lease:
                 with pymongo.timeout(remaining):
                     async with asyncio.timeout(remaining + 0.5):
                         await self.renew()
-            except LeaseLost:
-                if self.releasing:
-                    return
+            except LeaseLost:  # taken over: the work must stop, not retry
                 raise
             except Exception as exc:  # includes the timeout: the store did not answer in time
                 if loop.time() >= self.sure_until:
