@@ -26,6 +26,7 @@ from tenacity import (
 )
 
 from icr.contracts.topics import Topic
+from icr.kit.auth import TokenVerifier, install_auth
 from icr.kit.consumer import CONSUMER_INDEXES, ConsumerRunner, Subscription, dead_letter_topic
 from icr.kit.health import Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
@@ -222,6 +223,9 @@ def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Before anything starts: settings that cannot verify tokens safely stop the process.
+        verifier = TokenVerifier(spec.settings)
+        app.state.verifier = verifier
         runtime = Runtime(spec)
         app.state.runtime = runtime
         await runtime.start()
@@ -229,6 +233,7 @@ def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
             yield
         finally:
             await runtime.stop()
+            await verifier.close()
 
     app = FastAPI(title=title, lifespan=lifespan)
     install_middleware(
@@ -236,6 +241,7 @@ def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
         max_body_bytes=spec.settings.max_body_bytes,
         deadlines=Deadlines.of(spec.settings, spec.bulk_paths),
     )
+    install_auth(app)
     app.include_router(health_router(lambda request: runtime_of(request).readiness))
     for router in spec.routers:
         app.include_router(router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,6 +36,49 @@ class ServiceSettings(BaseSettings):
     )
     retry_after_seconds: int = Field(
         default=2, ge=1, description="`Retry-After` of a 503 answered during an outage."
+    )
+
+    environment: Literal["production", "development"] = Field(
+        default="production",
+        description="`development` allows the local signing key (AUTH_JWKS_FILE); production "
+        "refuses to start with it and needs a real issuer.",
+    )
+    auth_issuer: str = Field(default="", description="The `iss` every bearer token must carry.")
+    auth_audience: str = Field(default="icr", description="The `aud` every token must carry.")
+    auth_jwks_url: str = Field(
+        default="", description="The issuer's JWKS URL (OIDC `jwks_uri`), e.g. Keycloak's."
+    )
+    auth_jwks_file: str = Field(
+        default="", description="A local JWKS file instead of a URL (development only)."
+    )
+    auth_algorithms: str = Field(
+        default="ES256,RS256,EdDSA",
+        description="Accepted signature algorithms, comma-separated; asymmetric ones only.",
+    )
+    auth_subject_claim: str = Field(
+        default="sub", description="The claim that holds the caller's person id."
+    )
+    auth_leeway_seconds: float = Field(
+        default=30.0, ge=0, le=300, description="Clock skew allowed on `exp` and `nbf`."
+    )
+    auth_jwks_cache_seconds: float = Field(
+        default=3600.0, gt=0, description="How long fetched keys are used before a refetch."
+    )
+    auth_jwks_min_refetch_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="An unknown key id refetches the keys at most this often (rotation without "
+        "letting made-up key ids hammer the issuer).",
+    )
+    auth_roles_claim: str = Field(
+        default="",
+        description="A claim whose roles are trusted on top of the directory's (e.g. `roles`); "
+        "empty: roles come only from the directory.",
+    )
+    bootstrap_admins: str = Field(
+        default="",
+        description="Comma-separated person ids treated as admins before the directory has any "
+        "(to import the first directory); empty in production once it is loaded.",
     )
 
     mongo_url: str = Field(
@@ -101,6 +146,10 @@ class ServiceSettings(BaseSettings):
         description="How long processed event ids are remembered; older redeliveries (a replay) "
         "rely on the projections' own apply_once guards.",
     )
+
+    @property
+    def bootstrap_admin_ids(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.bootstrap_admins.split(",") if p.strip())
 
     @property
     def database(self) -> str:

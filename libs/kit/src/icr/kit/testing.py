@@ -12,9 +12,44 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from icr.contracts import Envelope
+from icr.kit.devidentity import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
 from icr.kit.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+_issuer: DevIssuer | None = None
+
+
+def issuer_for_tests() -> DevIssuer:
+    """The signing key of this test run, shared by every service and app the run starts (a real
+    key pair on disk: apps started as processes read its JWKS file)."""
+    global _issuer
+    if _issuer is None:
+        import tempfile
+
+        _issuer = DevIssuer(tempfile.mkdtemp(prefix="icr-test-identity-"))
+    return _issuer
+
+
+def token_for(person_id: str, **kwargs: Any) -> str:
+    """A valid bearer token for `person_id` from the test issuer (see DevIssuer.token)."""
+    return issuer_for_tests().token(person_id, **kwargs)
+
+
+def bearer(person_id: str, **kwargs: Any) -> dict[str, str]:
+    """Headers that authenticate as `person_id`."""
+    return {"Authorization": f"Bearer {token_for(person_id, **kwargs)}"}
+
+
+def auth_settings_for_test() -> dict[str, Any]:
+    """The settings that make a process trust the test issuer, as field values."""
+    return {
+        "environment": "development",
+        "auth_issuer": DEV_ISSUER,
+        "auth_audience": DEV_AUDIENCE,
+        "auth_jwks_file": str(issuer_for_tests().jwks_path),
+    }
 
 
 def service_settings_for_test(cls: type[S] = ServiceSettings, **overrides: Any) -> S:  # type: ignore[assignment]
@@ -28,6 +63,7 @@ def service_settings_for_test(cls: type[S] = ServiceSettings, **overrides: Any) 
         "kafka_topic_prefix": f"t{run}.",
         "outbox_poll_seconds": 0.2,
         "consumer_retry_backoff_seconds": 0.01,
+        **auth_settings_for_test(),
     }
     values.setdefault("mongo_db", f"test_{run}")
     values.update(overrides)

@@ -13,11 +13,6 @@ from icr.requests.domain.lifecycle import LifecyclePolicy
 class RequestsSettings(ServiceSettings):
     service_name: str = "requests"
     port: int = 8001
-    bootstrap_admins: str = Field(
-        default="",
-        description="Comma-separated person ids treated as admins before the directory has any "
-        "(to import the first directory); empty in production once it is loaded.",
-    )
 
     sla_warning_share: float = Field(
         default=0.25,
@@ -74,10 +69,6 @@ class RequestsSettings(ServiceSettings):
     write_retries: int = Field(
         default=8, ge=1, description="Attempts of a write that lost an optimistic-concurrency race."
     )
-
-    @property
-    def bootstrap_admin_ids(self) -> frozenset[str]:
-        return frozenset(p.strip() for p in self.bootstrap_admins.split(",") if p.strip())
 
     @property
     def policy(self) -> LifecyclePolicy:
