@@ -34,15 +34,15 @@ class ServiceClient:
         self.name = name
         self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
 
-    async def call(
-        self, method: str, path: str, *, actor_id: str | None = None, **kwargs: Any
-    ) -> Any:
+    async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
+        # The caller's own token goes to the service, which verifies it and applies its own
+        # rules: the gateway never speaks for anyone with more rights than the caller has.
         cause = context.current()
         headers = {"traceparent": cause.child().traceparent}
         if cause.correlation_id:
             headers["x-correlation-id"] = cause.correlation_id
-        if actor_id:
-            headers["x-actor-id"] = actor_id
+        if token:
+            headers["authorization"] = f"Bearer {token}"
         try:
             response = await self.http.request(method, path, headers=headers, **kwargs)
         except httpx.TransportError as exc:

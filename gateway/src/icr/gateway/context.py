@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from icr.gateway.clients import Clients, Json
-
-K = TypeVar("K")
+from icr.kit.auth import Identity, InvalidToken, KeysUnavailable, TokenVerifier, bearer_token
 
 
 def _by_key(
@@ -27,10 +27,10 @@ def _by_key(
 class Loaders:
     """One batched call per service per GraphQL query instead of one per field (no N+1)."""
 
-    def __init__(self, clients: Clients, actor_id: str | None) -> None:
+    def __init__(self, clients: Clients, context: Context) -> None:
         def fetch(client: Any, path: str, param: str) -> Callable[[list[str]], Awaitable[Any]]:
             async def load(ids: list[str]) -> Any:
-                return await client.call("GET", path, actor_id=actor_id, params={param: ids})
+                return await client.call("GET", path, token=context.token(), params={param: ids})
 
             return load
 
@@ -41,16 +41,37 @@ class Loaders:
         )
 
 
+def unauthenticated(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+
+
 class Context(BaseContext):
-    def __init__(self, clients: Clients, actor_id: str | None) -> None:
+    def __init__(
+        self, clients: Clients, identity: Identity | None, refusal: str | None = None
+    ) -> None:
         super().__init__()
         self.clients = clients
-        self.actor_id = actor_id
-        self.loaders = Loaders(clients, actor_id)
+        self.identity = identity
+        self.refusal = refusal
+        self.loaders = Loaders(clients, self)
+
+    def token(self) -> str:
+        """The caller's verified token, forwarded to the services; a GraphQL error with code
+        UNAUTHENTICATED when the request carries no valid one."""
+        if self.identity is None:
+            raise unauthenticated(self.refusal or "a bearer token is required")
+        return self.identity.token
 
 
 async def get_context(request: Request) -> Context:
-    # Identity: an authenticating proxy in front of the gateway sets X-Actor-Id; the services
-    # enforce what that person may see and do.
+    # The gateway verifies the token itself (an invalid one never reaches a service), then
+    # forwards it: each service verifies it again and decides what the person may do.
     clients: Clients = request.app.state.clients
-    return Context(clients, request.headers.get("x-actor-id"))
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        identity = await verifier.verify(bearer_token(request))
+    except InvalidToken as exc:
+        return Context(clients, None, str(exc))
+    except KeysUnavailable as exc:
+        return Context(clients, None, str(exc))
+    return Context(clients, identity)

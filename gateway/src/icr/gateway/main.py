@@ -14,6 +14,7 @@ from icr.gateway.clients import Clients
 from icr.gateway.context import get_context
 from icr.gateway.schema import schema
 from icr.gateway.settings import GatewaySettings
+from icr.kit.auth import TokenVerifier
 from icr.kit.health import Check, Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
 from icr.kit.logging import configure_logging
@@ -25,6 +26,9 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Settings that cannot verify tokens safely stop the gateway before it serves anything.
+        verifier = TokenVerifier(settings)
+        app.state.verifier = verifier
         clients = Clients(settings)
         readiness = Readiness()
         for client in clients.all:
@@ -35,6 +39,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
             yield
         finally:
             await clients.close()
+            await verifier.close()
 
     app = FastAPI(title="ICR gateway", lifespan=lifespan)
     deadlines = dataclasses.replace(Deadlines.of(settings), seconds=settings.deadline_seconds)

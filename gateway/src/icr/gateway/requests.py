@@ -98,7 +98,7 @@ class RequestsMutation:
         }
         try:
             row = await info.context.clients.requests.call(
-                "POST", "/requests", actor_id=info.context.actor_id, json=body
+                "POST", "/requests", token=info.context.token(), json=body
             )
         except UpstreamError as error:
             return problem_from(error)
