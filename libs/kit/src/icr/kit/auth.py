@@ -15,6 +15,7 @@ audience, an expired or not-yet-valid token, a missing subject.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -40,6 +41,11 @@ ASYMMETRIC = frozenset(
 _KEY_TYPE = {"ES": "EC", "RS": "RSA", "PS": "RSA", "Ed": "OKP"}
 DEV_KEY_PREFIX = "icr-dev-"
 """Key ids of development keys (`python -m icr.kit.devidentity`); production refuses them."""
+DEV_ISSUER = "urn:icr:dev-issuer"
+"""The `iss` of development tokens; production refuses to start with it."""
+UNAVAILABLE_RETRY_SECONDS = 5.0
+"""While no key was ever fetched, a failed fetch is retried at most this often (every request
+in between gets a quick 503 instead of waiting on an issuer that is down)."""
 
 
 class AuthConfigError(Exception):
@@ -91,11 +97,20 @@ def _check_settings(settings: ServiceSettings) -> tuple[str, ...]:
         raise AuthConfigError("AUTH_AUDIENCE is required (the `aud` every token must carry)")
     if bool(settings.auth_jwks_url) == bool(settings.auth_jwks_file):
         raise AuthConfigError("set exactly one of AUTH_JWKS_URL and AUTH_JWKS_FILE")
-    if settings.environment == "production" and settings.auth_jwks_file:
-        raise AuthConfigError(
-            "production reads keys from the issuer (AUTH_JWKS_URL), not from a local file; "
-            "set ENVIRONMENT=development to use the development key"
-        )
+    if settings.environment == "production":
+        if settings.auth_jwks_file:
+            raise AuthConfigError(
+                "production reads keys from the issuer (AUTH_JWKS_URL), not from a local file; "
+                "set ENVIRONMENT=development to use the development key"
+            )
+        if settings.auth_issuer == DEV_ISSUER:
+            raise AuthConfigError(
+                "production refuses the development issuer; set AUTH_ISSUER to a real one"
+            )
+        if not settings.auth_jwks_url.startswith("https://"):
+            # Allowed for an issuer on a private network (a compose network), but the keys
+            # decide who anyone is: on an open network plain HTTP lets them be swapped.
+            log.warning("AUTH_JWKS_URL is not https: the issuer's keys travel unprotected")
     return algorithms
 
 
@@ -119,40 +134,67 @@ class KeySet:
         self._keys: dict[str, dict[str, Any]] = {}
         self._fetched_at: float | None = None
         self._last_attempt = -float("inf")
+        self._attempts = 0
         self._lock = asyncio.Lock()
         if self._file is not None:
-            # A file is read at once: a missing development key is a start-up error, not 401s.
-            self._keys = self._parse(self._read_file())
+            # A file is read at once: a missing or broken development key is a start-up error,
+            # not 401s. Later reads (an unknown key id: the key was rotated) may fail softly.
+            try:
+                self._keys = self._parse(self._read_file())
+            except FileNotFoundError:
+                raise AuthConfigError(f"AUTH_JWKS_FILE {self._file} does not exist") from None
+            except ValueError as exc:
+                raise AuthConfigError(f"AUTH_JWKS_FILE {self._file}: {exc}") from None
             self._fetched_at = time.monotonic()
 
     async def close(self) -> None:
         if self._owns_http and self._http is not None:
             await self._http.aclose()
 
+    @property
+    def fetches(self) -> int:
+        """How many times the keys were loaded or a load was tried (for tests and metrics)."""
+        return self._attempts
+
     async def get(self, kid: str) -> Mapping[str, Any] | None:
         now = time.monotonic()
-        if self._fetched_at is None or now - self._fetched_at > self._ttl:
-            await self._refresh(force=self._fetched_at is None)
-        elif kid not in self._keys:
-            await self._refresh(force=False)
+        if self._fetched_at is None:
+            await self._first_fetch()
+        elif now - self._fetched_at > self._ttl or kid not in self._keys:
+            await self._refresh()
         return self._keys.get(kid)
 
-    async def _refresh(self, *, force: bool) -> None:
+    async def _first_fetch(self) -> None:
         async with self._lock:
-            now = time.monotonic()
-            if not force and now - self._last_attempt < self._min_refetch:
-                return
-            if force and self._fetched_at is not None:
+            if self._fetched_at is not None:
                 return  # another task fetched while we waited for the lock
-            self._last_attempt = now
+            if time.monotonic() - self._last_attempt < min(
+                self._min_refetch, UNAVAILABLE_RETRY_SECONDS
+            ):
+                raise KeysUnavailable("the issuer's keys are unavailable")
             try:
-                data = await self._load()
-                self._keys = self._parse(data)
-                self._fetched_at = time.monotonic()
+                await self._fetch()
             except (httpx.HTTPError, OSError, ValueError) as exc:
-                log.warning("could not refresh the issuer's keys", extra={"error": repr(exc)})
-                if self._fetched_at is None:
-                    raise KeysUnavailable("the issuer's keys are unavailable") from exc
+                raise KeysUnavailable("the issuer's keys are unavailable") from exc
+
+    async def _refresh(self) -> None:
+        """An early or periodic refetch; on failure the keys we had stay in use."""
+        async with self._lock:
+            if time.monotonic() - self._last_attempt < self._min_refetch:
+                return
+            with contextlib.suppress(httpx.HTTPError, OSError, ValueError):
+                await self._fetch()
+
+    async def _fetch(self) -> None:
+        self._last_attempt = time.monotonic()
+        self._attempts += 1
+        try:
+            keys = self._parse(await self._load())
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            log.warning("could not fetch the issuer's keys", extra={"error": repr(exc)})
+            raise
+        self._keys = keys
+        self._fetched_at = time.monotonic()
 
     async def _load(self) -> Any:
         if self._file is not None:
@@ -166,10 +208,7 @@ class KeySet:
 
     def _read_file(self) -> Any:
         assert self._file is not None
-        try:
-            return json.loads(self._file.read_text())
-        except FileNotFoundError:
-            raise AuthConfigError(f"AUTH_JWKS_FILE {self._file} does not exist") from None
+        return json.loads(self._file.read_text())
 
     def _parse(self, data: Any) -> dict[str, dict[str, Any]]:
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
@@ -185,7 +224,9 @@ class KeySet:
             if key.get("use") not in (None, "sig"):
                 continue
             if self._production and key["kid"].startswith(DEV_KEY_PREFIX):
-                raise AuthConfigError("production refuses the development signing key")
+                # Never a verification key in production, whoever publishes it.
+                log.error("production ignores a development signing key the issuer publishes")
+                continue
             keys[key["kid"]] = key
         return keys
 
@@ -248,12 +289,21 @@ class TokenVerifier:
         subject = claims.get(self.subject_claim)
         if not isinstance(subject, str) or not subject.strip():
             raise InvalidToken(f"the token's {self.subject_claim!r} claim is not a person id")
-        roles: frozenset[str] = frozenset()
-        if self.roles_claim:
-            raw = claims.get(self.roles_claim)
-            if isinstance(raw, list):
-                roles = frozenset(r for r in raw if isinstance(r, str))
-        return Identity(subject, token, claims, roles)
+        return Identity(subject, token, claims, self._trusted_roles(claims))
+
+    def _trusted_roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
+        """The roles of AUTH_ROLES_CLAIM, a dotted path into the claims (Keycloak puts realm
+        roles in `realm_access.roles`); none unless that setting trusts the issuer's roles."""
+        if not self.roles_claim:
+            return frozenset()
+        raw: Any = claims
+        for part in self.roles_claim.split("."):
+            raw = raw.get(part) if isinstance(raw, Mapping) else None
+        if isinstance(raw, str):
+            raw = raw.split()
+        if not isinstance(raw, list):
+            return frozenset()
+        return frozenset(r for r in raw if isinstance(r, str))
 
     def _key(self, kid: str, alg: str, jwk: Mapping[str, Any]) -> Any:
         cached = self._prepared.get((kid, alg))

@@ -11,6 +11,9 @@ person. Production refuses these keys (their ids start with `icr-dev-`).
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -23,9 +26,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from icr.kit.auth import DEV_KEY_PREFIX
+from icr.kit.auth import DEV_ISSUER, DEV_KEY_PREFIX
 
-DEV_ISSUER = "urn:icr:dev-issuer"
+__all__ = ["DEV_AUDIENCE", "DEV_ISSUER", "DevIssuer", "main"]
+
 DEV_AUDIENCE = "icr"
 PRIVATE = "signing-key.pem"
 JWKS = "jwks.json"
@@ -44,27 +48,39 @@ class DevIssuer:
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{self.private_path} is not an EC signing key")
         self._key = key
-        self.kid = json.loads(self.jwks_path.read_text())["keys"][0]["kid"]
+        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+        # The key id is the public key's RFC 7638 thumbprint: the JWKS follows from the private
+        # key alone, so it is rewritten whenever it is missing or belongs to another key.
+        self.kid = DEV_KEY_PREFIX + _thumbprint(public)[:16]
+        self.jwks = {"keys": [{**public, "kid": self.kid, "alg": "ES256", "use": "sig"}]}
+        if self._published() != self.jwks:
+            _write_atomically(self.jwks_path, json.dumps(self.jwks, indent=2).encode())
+
+    def _published(self) -> Any:
+        try:
+            return json.loads(self.jwks_path.read_text())
+        except (OSError, ValueError):
+            return None
 
     def _create(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
-        kid = f"{DEV_KEY_PREFIX}{secrets.token_hex(6)}"
-        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-        jwks = {"keys": [{**public, "kid": kid, "alg": "ES256", "use": "sig"}]}
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        # Written to temporary names and renamed, so a concurrent reader never sees half a key.
-        tmp_key = self.private_path.with_suffix(".tmp")
-        tmp_key.write_bytes(pem)
-        tmp_key.chmod(0o600)
-        tmp_jwks = self.jwks_path.with_suffix(".tmp")
-        tmp_jwks.write_text(json.dumps(jwks, indent=2))
-        tmp_jwks.replace(self.jwks_path)
-        tmp_key.replace(self.private_path)
+        # Written under a name of its own, then linked into place: link fails if another
+        # process created the key meanwhile, and then both use that one (never half a key).
+        tmp = self.directory / f".{PRIVATE}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(pem)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, self.private_path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def token(
         self,
@@ -86,9 +102,28 @@ class DevIssuer:
             "exp": now + timedelta(hours=hours),
             **claims,
         }
-        return jwt.encode(
-            payload, self._key, algorithm="ES256", headers={"kid": self.kid, **(headers or {})}
-        )
+        return self.sign(payload, headers=headers)
+
+    def sign(self, payload: dict[str, Any], *, headers: dict[str, Any] | None = None) -> str:
+        """Any payload signed with this key (tests build broken tokens with it); a header
+        given as None is left out."""
+        fields = {k: v for k, v in {"kid": self.kid, **(headers or {})}.items() if v is not None}
+        return jwt.encode(payload, self._key, algorithm="ES256", headers=fields)
+
+
+def _thumbprint(jwk: dict[str, Any]) -> str:
+    """RFC 7638: SHA-256 over the required members of an EC key, base64url."""
+    members = json.dumps(
+        {k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"), sort_keys=True
+    )
+    digest = hashlib.sha256(members.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
