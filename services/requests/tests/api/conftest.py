@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from icr.contracts import Envelope
 from icr.contracts.topics import REQUESTS, Topic
 from icr.kit.kafka import decode
-from icr.kit.testing import read_keyed, service_settings_for_test, wait_ready
+from icr.kit.testing import bearer, read_keyed, service_settings_for_test, wait_ready
 from icr.requests.clock import SettableClock
 from icr.requests.main import build_app
 from icr.requests.settings import RequestsSettings
@@ -80,7 +80,8 @@ class Api:
     async def call(
         self, method: str, path: str, actor: str | None, *, expect: int | None = None, **kw: Any
     ) -> httpx.Response:
-        headers = {**kw.pop("headers", {}), **({"x-actor-id": actor} if actor else {})}
+        # The caller is whoever the bearer token names (the test issuer signs it).
+        headers = {**kw.pop("headers", {}), **(bearer(actor) if actor else {})}
         response = await self.http.request(method, path, headers=headers, **kw)
         if expect is not None:
             assert response.status_code == expect, (method, path, response.text)

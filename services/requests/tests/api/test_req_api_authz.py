@@ -122,3 +122,32 @@ async def test_managers_publish_only_their_own_departments_catalog(api, unique: 
     await api.put(f"/catalog/items/n{unique}", "al", body, expect=403)  # Sales' manager
     listed = await api.get("/catalog/items", "ana", params={"department": "it"}, expect=200)
     assert f"l{unique}" in {i["id"] for i in listed.json()}
+
+
+async def test_an_identity_header_alone_is_unauthenticated(api) -> None:
+    response = await api.http.put(
+        "/people/ana",
+        json={"name": "Ana", "department_id": "sales", "roles": ["admin"]},
+        headers={"X-Actor-Id": ADMIN},
+    )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="icr"'
+    assert (await api.get("/people/ana", "ana", expect=200)).json()["roles"] == ["employee"]
+
+
+async def test_roles_a_token_claims_are_ignored_unless_the_issuer_is_trusted(api) -> None:
+    from icr.kit.testing import bearer
+
+    body = {"name": "Ana", "department_id": "sales", "roles": ["admin"]}
+    response = await api.http.put("/people/ana", json=body, headers=bearer("ana", roles=["admin"]))
+    assert response.status_code == 403
+    assert (await api.get("/people/ana", "ana", expect=200)).json()["roles"] == ["employee"]
+
+
+async def test_a_known_person_gets_a_challenge_once_deactivated(api, unique: str) -> None:
+    await api.person(f"gone{unique}", "sales", ["employee"])
+    await api.get("/requests", f"gone{unique}", expect=200)
+    body = {"name": "Gone", "department_id": "sales", "roles": ["employee"], "active": False}
+    await api.put(f"/people/gone{unique}", ADMIN, body, expect=200)
+    response = await api.get("/requests", f"gone{unique}", expect=401)
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]

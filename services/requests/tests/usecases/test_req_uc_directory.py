@@ -105,3 +105,18 @@ async def test_deactivating_a_person_revokes_even_bootstrap_admin_rights(make_wo
     await upsert_person(gone, actor=ROOT, deps=world.deps)
     with pytest.raises(Unauthenticated, match="inactive"):
         await resolve_actor("ivy", deps=world.deps)
+
+
+async def test_roles_the_issuer_vouches_for_add_to_the_directorys(make_world) -> None:
+    # Only reached when AUTH_ROLES_CLAIM trusts the issuer: the verifier gives no roles else.
+    world = await make_world()
+    bo = await resolve_actor("bo", deps=world.deps, trusted_roles={"manager", "auditor"})
+    assert (bo.department_id, bo.roles) == ("it", frozenset({Role.AGENT, Role.MANAGER}))
+    admin = await resolve_actor("newcomer", deps=world.deps, trusted_roles={"admin"})
+    assert admin.roles == {Role.ADMIN}
+    with pytest.raises(Unauthenticated, match="unknown"):
+        await resolve_actor("newcomer", deps=world.deps, trusted_roles={"manager"})
+    gone = Person("bo", "Bo", "it", frozenset({Role.AGENT}), active=False)
+    await upsert_person(gone, actor=ROOT, deps=world.deps)
+    with pytest.raises(Unauthenticated, match="inactive"):
+        await resolve_actor("bo", deps=world.deps, trusted_roles={"admin"})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
+from icr.kit.auth import IdentityDep
 from icr.kit.service import runtime_of
 from icr.requests.clock import Clock, system_clock
 from icr.requests.domain.access import Actor
@@ -37,13 +38,10 @@ async def get_deps(request: Request) -> Deps:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
-async def get_actor(
-    deps: DepsDep,
-    x_actor_id: Annotated[
-        str | None, Header(description="Person id of the caller, set by the gateway.")
-    ] = None,
-) -> Actor:
-    return await resolve_actor(x_actor_id, deps=deps)
+async def get_actor(deps: DepsDep, identity: IdentityDep) -> Actor:
+    """The caller: the person its verified bearer token names (401 before any use case runs
+    otherwise), with roles and department from this service's own directory."""
+    return await resolve_actor(identity.subject, deps=deps, trusted_roles=identity.trusted_roles)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from icr.kit.auth import InvalidToken, challenge
 from icr.kit.http import problem
 from icr.kit.outbox import ConcurrentUpdate
 from icr.requests.domain.errors import (
@@ -30,7 +31,9 @@ def _fields(errors: list[FieldError]) -> list[dict[str, str]]:
 
 
 async def _unauthenticated(_: Request, exc: Exception) -> JSONResponse:
-    return problem(401, "unauthenticated", str(exc))
+    # A valid token for a person the directory does not know (or deactivated) is refused like
+    # a bad token: the same 401 and challenge.
+    return problem(401, "unauthenticated", str(exc), headers=challenge(InvalidToken(str(exc))))
 
 
 async def _forbidden(_: Request, exc: Exception) -> JSONResponse:

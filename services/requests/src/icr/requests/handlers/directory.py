@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from icr.requests.domain.access import Actor, can_manage_directory
 from icr.requests.domain.directory import Department, Person, Role, check_hierarchy
 from icr.requests.domain.errors import FieldError, Forbidden, FormInvalid, NotFound
@@ -10,23 +12,28 @@ from icr.requests.handlers.errors import Unauthenticated
 from icr.requests.store import Saved
 
 
-async def resolve_actor(person_id: str | None, *, deps: Deps) -> Actor:
-    """The actor behind an `X-Actor-Id`; bootstrap admins are admins even before they exist."""
+async def resolve_actor(person_id: str, *, deps: Deps, trusted_roles: Iterable[str] = ()) -> Actor:
+    """The actor a verified token names. Roles and department come from the directory; on top,
+    roles the issuer vouches for (only when AUTH_ROLES_CLAIM trusts them, else none are given)
+    and admin for BOOTSTRAP_ADMINS, who are admins even before the directory has them."""
     if not person_id:
-        raise Unauthenticated("the X-Actor-Id header is required")
-    admins = deps.settings.bootstrap_admin_ids
+        raise Unauthenticated("the token names no person")
+    extra = frozenset(Role(r) for r in trusted_roles if r in _ROLE_NAMES)
+    if person_id in deps.settings.bootstrap_admin_ids:
+        extra |= {Role.ADMIN}
     found = await deps.directory.person(person_id)
     if found is not None:
         # Deactivating a person revokes everything, a bootstrap admin's rights included.
         if not found.value.active:
             raise Unauthenticated(f"person {person_id!r} is inactive")
         actor = Actor.of(found.value)
-        if person_id in admins:
-            actor = Actor(actor.person_id, actor.department_id, actor.roles | {Role.ADMIN})
-        return actor
-    if person_id in admins:
-        return Actor(person_id, "", frozenset({Role.ADMIN}))
+        return Actor(actor.person_id, actor.department_id, actor.roles | extra)
+    if Role.ADMIN in extra:
+        return Actor(person_id, "", extra)
     raise Unauthenticated(f"unknown person {person_id!r}")
+
+
+_ROLE_NAMES = frozenset(r.value for r in Role)
 
 
 def _require_directory_admin(actor: Actor) -> None:
