@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from icr.gateway.auth import unauthenticated
 from icr.gateway.settings import GatewaySettings
 from icr.kit import context
 
@@ -57,6 +58,10 @@ class ServiceClient:
                 body = response.json()
             except ValueError:
                 body = {"detail": response.text[:500]}
+            if response.status_code == 401:
+                # A valid token the service still refuses (a person its directory does not
+                # know, or deactivated): the caller is unauthenticated, not merely forbidden.
+                raise unauthenticated(UpstreamError(self.name, 401, body).message)
             raise UpstreamError(self.name, response.status_code, body)
         return response.json()
 

@@ -6,12 +6,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import Request
-from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from icr.gateway.auth import Refusal, identify
 from icr.gateway.clients import Clients, Json
-from icr.kit.auth import Identity, InvalidToken, KeysUnavailable, TokenVerifier, bearer_token
+from icr.kit.auth import Identity
 
 
 def _by_key(
@@ -41,25 +41,19 @@ class Loaders:
         )
 
 
-def unauthenticated(message: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
-
-
 class Context(BaseContext):
-    def __init__(
-        self, clients: Clients, identity: Identity | None, refusal: str | None = None
-    ) -> None:
+    def __init__(self, clients: Clients, identity: Identity | Refusal) -> None:
         super().__init__()
         self.clients = clients
-        self.identity = identity
-        self.refusal = refusal
+        self.identity = identity if isinstance(identity, Identity) else None
+        self.refusal = identity if isinstance(identity, Refusal) else None
         self.loaders = Loaders(clients, self)
 
     def token(self) -> str:
         """The caller's verified token, forwarded to the services; a GraphQL error with code
-        UNAUTHENTICATED when the request carries no valid one."""
+        UNAUTHENTICATED (or UNAVAILABLE when the issuer's keys cannot be had) otherwise."""
         if self.identity is None:
-            raise unauthenticated(self.refusal or "a bearer token is required")
+            raise (self.refusal or Refusal("a bearer token is required")).error()
         return self.identity.token
 
 
@@ -67,11 +61,4 @@ async def get_context(request: Request) -> Context:
     # The gateway verifies the token itself (an invalid one never reaches a service), then
     # forwards it: each service verifies it again and decides what the person may do.
     clients: Clients = request.app.state.clients
-    verifier: TokenVerifier = request.app.state.verifier
-    try:
-        identity = await verifier.verify(bearer_token(request))
-    except InvalidToken as exc:
-        return Context(clients, None, str(exc))
-    except KeysUnavailable as exc:
-        return Context(clients, None, str(exc))
-    return Context(clients, identity)
+    return Context(clients, await identify(request))
