@@ -5,7 +5,12 @@ PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: help install up down status logs test lint typecheck unit infra-test-up infra-test-down schemas bench clean
+# Where `make up` keeps its state (the development signing key is in $(STATE)/dev/identity).
+STATE := $(or $(ICR_STATE_DIR),.local)
+PERSON ?= admin
+HOURS ?= 8
+
+.PHONY: help install up down status logs test lint typecheck unit infra-test-up infra-test-down schemas bench clean token
 
 help:
 	@echo "make up       install everything and start Kafka, the store, three services and the gateway"
@@ -13,6 +18,7 @@ help:
 	@echo "make test     lint, type-check and run every test (starts test infrastructure itself)"
 	@echo "make unit     the fast tier only: no Kafka, no store, a few seconds"
 	@echo "make status   what is running"
+	@echo "make token PERSON=ana [HOURS=8]   print a development bearer token for a person"
 	@echo "make schemas  regenerate the event JSON Schemas under docs/events/"
 
 install:
@@ -24,7 +30,12 @@ up: install
 	@echo
 	@echo "ICR is up.  GraphQL (with GraphiQL): http://127.0.0.1:8000/graphql"
 	@echo "Services: requests :8001, feedback :8002, incentives :8003 (/docs for OpenAPI)"
+	@echo "A token (the bootstrap admin's; any person id works): make -s token PERSON=admin"
 	@echo "Logs: .local/dev/apps/*.log, .local/dev/kafka/, .local/dev/mongo/.  Stop: make down"
+
+# A development token, signed with the key `make up` created (the apps trust nothing else).
+token:
+	@$(UV) run --quiet python -m icr.kit.devidentity token "$(PERSON)" --hours $(HOURS) --dir $(STATE)/dev/identity
 
 down:
 	@$(PYTHON) deploy/local/apps.py down --profile dev

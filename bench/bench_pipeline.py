@@ -44,6 +44,7 @@ from pymongo import AsyncMongoClient
 from icr.contracts import Envelope
 from icr.kit.mongo import Mongo
 from icr.kit.outbox import Outbox
+from icr.kit.testing import auth_settings_for_test, bearer
 from icr.requests.settings import RequestsSettings
 from icr.requests.store import RequestStore
 
@@ -66,7 +67,7 @@ REQUESTS_DB, FEEDBACK_DB, BARE_DB, RAW_DB = (
     f"benchp_{name}_{RUN}" for name in ("requests", "feedback", "bare", "raw")
 )
 SUBMIT = {"catalog_item_id": "laptop", "title": "bench", "form": {"model": "a"}}
-ANA = {"x-actor-id": "ana"}
+ANA = bearer("ana")  # a token of this run's development issuer, which the apps trust
 
 
 def free_port() -> int:
@@ -133,6 +134,7 @@ def service_env(db: str) -> dict[str, str]:
         "MONGO_DB": db,
         "KAFKA_TOPIC_PREFIX": PREFIX,
         "BOOTSTRAP_ADMINS": "admin",
+        **{name.upper(): value for name, value in auth_settings_for_test().items()},
     }
 
 

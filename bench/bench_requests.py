@@ -28,6 +28,7 @@ from pymongo.errors import PyMongoError
 
 from icr.kit.mongo import Mongo, winning_index
 from icr.kit.outbox import OUTBOX_INDEXES, Outbox
+from icr.kit.testing import auth_settings_for_test, bearer
 from icr.requests import store as store_module
 from icr.requests.domain import (
     Actor,
@@ -63,6 +64,8 @@ def settings(tag: str) -> RequestsSettings:
         bootstrap_admins="admin",
         outbox_poll_seconds=0.2,
         log_level="WARNING",
+        # Callers carry tokens of a development issuer made for this run, as in the tests.
+        **auth_settings_for_test(),
     )
 
 
@@ -272,7 +275,7 @@ async def bench_listing() -> dict[str, Any]:
 
 
 async def seed(http: httpx.AsyncClient) -> None:
-    admin = {"x-actor-id": "admin"}
+    admin = bearer("admin")
     week = {d: "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     calendar = {"timezone": "UTC", "week": week}
     for dept in ("it", "sales"):
@@ -329,12 +332,11 @@ async def bench_submit_to_kafka(*, submits: int, gap_s: float) -> dict[str, Any]
             body = {"catalog_item_id": "laptop", "title": "bench", "form": {"model": "a"}}
             try:
                 # Warm-up (topic metadata, connection pools), not measured.
-                await http.post("/requests", json=body, headers={"x-actor-id": "ana"})
+                ana = bearer("ana")
+                await http.post("/requests", json=body, headers=ana)
                 for _ in range(submits):
                     started = time.perf_counter()
-                    response = await http.post(
-                        "/requests", json=body, headers={"x-actor-id": "ana"}
-                    )
+                    response = await http.post("/requests", json=body, headers=ana)
                     http_ms.append((time.perf_counter() - started) * 1000)
                     response.raise_for_status()
                     sent[response.json()["id"]] = started

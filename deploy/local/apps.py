@@ -10,6 +10,11 @@ zombie, or another program is "not running") and waits until every app's /health
 200, so the platform is usable when it returns. The apps connect to the Kafka and MongoDB that
 `infra.py env` names for the same profile (its ports, ICR_KAFKA_PORT / ICR_MONGO_PORT, or
 MONGO_URL / KAFKA_BOOTSTRAP_SERVERS), so two platforms on different ports never mix. Stdlib only.
+
+Identity: a local platform is a development platform. Unless the environment names an issuer
+(AUTH_JWKS_URL or AUTH_JWKS_FILE), every app trusts the profile's development key pair under
+<state>/<profile>/identity/, created on the first `up` (`python -m icr.kit.devidentity init`);
+`make token PERSON=ana` prints a token signed with it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ READY_TIMEOUT = float(os.environ.get("ICR_APPS_TIMEOUT", "90"))
 
 # Port bases per profile.
 PROFILES = {"dev": {"base": 8000}, "test": {"base": 18000}}
+# As icr.kit.auth.DEV_ISSUER / icr.kit.devidentity.DEV_AUDIENCE (this script imports no project
+# code: it runs on the system Python).
+DEV_ISSUER = "urn:icr:dev-issuer"
+DEV_AUDIENCE = "icr"
 # The order is also the start order (the gateway last).
 APPS = {"requests": 1, "feedback": 2, "incentives": 3, "gateway": 0}
 
@@ -69,12 +78,22 @@ def infra_env(profile: str) -> dict[str, str]:
     return out
 
 
+def identity_dir(profile: str) -> Path:
+    return STATE / profile / "identity"
+
+
 def app_env(profile: str) -> dict[str, str]:
     port = ports(profile)
     env = {**os.environ, **infra_env(profile)}
     if profile == "dev":
         # A local platform starts with an empty directory; `admin` may load the first one.
         env.setdefault("BOOTSTRAP_ADMINS", "admin")
+    if not env.get("AUTH_JWKS_URL") and not env.get("AUTH_JWKS_FILE"):
+        # No issuer named: the development one (production refuses it, so say development).
+        env["AUTH_JWKS_FILE"] = str(identity_dir(profile) / "jwks.json")
+        env.setdefault("ENVIRONMENT", "development")
+        env.setdefault("AUTH_ISSUER", DEV_ISSUER)
+    env.setdefault("AUTH_AUDIENCE", DEV_AUDIENCE)
     for name in ("requests", "feedback", "incentives"):
         env.setdefault(f"{name.upper()}_URL", f"http://{HOST}:{port[name]}")
     return env
@@ -138,6 +157,23 @@ def tail(path: Path, n: int = 20) -> str:
     return "(no log)"
 
 
+def ensure_dev_identity(profile: str, env: dict[str, str]) -> None:
+    """Creates the profile's development key pair if the apps are to trust it and it is missing."""
+    jwks = Path(env["AUTH_JWKS_FILE"]) if env.get("AUTH_JWKS_FILE") else None
+    if jwks is None or jwks.parent != identity_dir(profile) or jwks.exists():
+        return
+    python = str(REPO / ".venv" / "bin" / "python")
+    result = subprocess.run(
+        [python, "-m", "icr.kit.devidentity", "init", "--dir", str(jwks.parent)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    if result.returncode != 0:
+        raise AppsError(f"could not create the development key pair:\n{result.stderr}")
+    say(f"development signing key created in {jwks.parent} (make token PERSON=<id>)")
+
+
 def up(profile: str) -> None:
     uvicorn = REPO / ".venv" / "bin" / "uvicorn"
     if not uvicorn.exists():
@@ -145,6 +181,7 @@ def up(profile: str) -> None:
     folder = run_dir(profile)
     folder.mkdir(parents=True, exist_ok=True)
     env, port = app_env(profile), ports(profile)
+    ensure_dev_identity(profile, env)
     started = []
     for name in APPS:
         if pid_of(profile, name):

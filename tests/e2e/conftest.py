@@ -13,8 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from icr.kit.testing import auth_settings_for_test, bearer
+
 ROOT = Path(__file__).resolve().parents[2]
-BASE = 18000
+# ICR_APPS_PORT_BASE moves the four apps (engineers sharing a machine each take their own).
+BASE = int(os.environ.get("ICR_APPS_PORT_BASE") or 18000)
 ADMIN = "e2e-admin"
 
 
@@ -35,7 +38,7 @@ class Platform:
         traceparent: str = "",
         correlation_id: str = "",
     ) -> dict:
-        headers = {"x-actor-id": actor, **({"traceparent": traceparent} if traceparent else {})}
+        headers = {**bearer(actor), **({"traceparent": traceparent} if traceparent else {})}
         if correlation_id:
             headers["x-correlation-id"] = correlation_id
         response = httpx.post(
@@ -72,6 +75,8 @@ def platform() -> Iterator[Platform]:
         "MONGO_DB_PREFIX": f"e2e{run}_",
         "BOOTSTRAP_ADMINS": ADMIN,
         "OUTBOX_POLL_SECONDS": "0.2",
+        # The apps trust this run's test issuer (its JWKS file), so `bearer(person)` works.
+        **{name.upper(): value for name, value in auth_settings_for_test().items()},
     }
     _apps("up", env)
     try:

@@ -21,6 +21,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 
 from icr.contracts import topics
+from icr.kit.devidentity import DevIssuer
+from icr.kit.testing import bearer
 
 from .conftest import ADMIN, Platform
 
@@ -62,6 +64,12 @@ class Second:
     def url(self, app: str) -> str:
         return f"http://127.0.0.1:{self.base + APPS[app]}"
 
+    def bearer(self, person: str) -> dict[str, str]:
+        """Headers for `person`, signed with the development key `apps.py up` created for this
+        platform (it trusts no other: the suite's test issuer is not named in its env)."""
+        issuer = DevIssuer(self.state / "test" / "identity")
+        return {"Authorization": f"Bearer {issuer.token(person)}"}
+
     def pid(self, app: str) -> int:
         return int((self.state / "test" / "apps" / f"{app}.pid").read_text())
 
@@ -82,7 +90,12 @@ def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Second]:
     first = free_block(7)  # Kafka and its controller, the store, then the four apps
     kafka, mongo, base = first, first + 2, first + 3
     # The suite's own KAFKA_BOOTSTRAP_SERVERS / MONGO_URL name the first platform's infra.
-    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL", "ENVIRONMENT")
+        and not k.startswith("AUTH_")
+    }
     env.update(
         ICR_STATE_DIR=str(state),
         ICR_KAFKA_PORT=str(kafka),
@@ -114,6 +127,11 @@ def test_second_platform_uses_its_own_kafka_and_store(platform: Platform, second
         env = environ(second.pid(app))
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == f"127.0.0.1:{second.kafka}", app
         assert env["MONGO_URL"].startswith(f"mongodb://127.0.0.1:{second.mongo}/"), app
+        # Each app trusts the platform's own development key, which `up` created.
+        assert env["ENVIRONMENT"] == "development", app
+        assert (env["AUTH_ISSUER"], env["AUTH_AUDIENCE"]) == ("urn:icr:dev-issuer", "icr"), app
+        assert env["AUTH_JWKS_FILE"] == str(second.state / "test" / "identity" / "jwks.json")
+        assert "AUTH_JWKS_URL" not in env, app
 
     department = {
         "name": {"en": "Only B", "zh-CN": "只在B"},
@@ -122,7 +140,7 @@ def test_second_platform_uses_its_own_kafka_and_store(platform: Platform, second
     put = httpx.put(
         f"{second.url('requests')}/departments/only-b",
         json=department,
-        headers={"x-actor-id": ADMIN2},
+        headers=second.bearer(ADMIN2),
         timeout=10,
     )
     assert put.status_code in (200, 201), put.text
@@ -132,9 +150,7 @@ def test_second_platform_uses_its_own_kafka_and_store(platform: Platform, second
     names = asyncio.run(list_topics(f"127.0.0.1:{second.kafka}"))
     assert {t.name for t in topics.owned_by("requests")} <= names
     # ... and the first platform never saw it.
-    listed = httpx.get(
-        f"{platform.requests}/departments", headers={"x-actor-id": ADMIN}, timeout=10
-    )
+    listed = httpx.get(f"{platform.requests}/departments", headers=bearer(ADMIN), timeout=10)
     assert "only-b" not in {d["id"] for d in listed.json()}
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from icr.contracts import topics
 from icr.kit.kafka import header
-from icr.kit.testing import read_keyed
+from icr.kit.testing import bearer, read_keyed
 
 from .conftest import ADMIN, Platform
 
@@ -41,7 +41,7 @@ query Read($id: ID!) {
 
 
 def seed(platform: Platform) -> None:
-    admin = {"x-actor-id": ADMIN}
+    admin = bearer(ADMIN)
     week = {d: "09:00-18:00" for d in ("mon", "tue", "wed", "thu", "fri")}
     calls = [
         (
@@ -140,7 +140,7 @@ def test_requester_of_another_department_cannot_read_the_request(platform: Platf
         actor="ana",
     )["submitRequest"]
     assert platform.graphql(READ, {"id": submitted["id"]}, actor="bo")["request"] is not None
-    with httpx.Client(base_url=platform.requests, headers={"x-actor-id": ADMIN}) as http:
+    with httpx.Client(base_url=platform.requests, headers=bearer(ADMIN)) as http:
         http.put("/people/cy", json={"name": "Cy", "department_id": "sales", "roles": ["employee"]})
     assert platform.graphql(READ, {"id": submitted["id"]}, actor="cy")["request"] is None
 

@@ -26,7 +26,7 @@ from icr.feedback.settings import FeedbackSettings
 from icr.incentives.main import build_app as build_incentives
 from icr.incentives.settings import IncentivesSettings
 from icr.kit.settings import ServiceSettings
-from icr.kit.testing import service_settings_for_test, wait_ready
+from icr.kit.testing import bearer, service_settings_for_test, wait_ready
 from icr.requests.main import build_app as build_requests
 from icr.requests.settings import RequestsSettings
 
@@ -124,7 +124,7 @@ async def exercise(requests: httpx.AsyncClient) -> list[str]:
     """The day-to-day traffic of a small organisation; returns the request ids it made."""
 
     async def call(method: str, path: str, actor: str, body: Any = None) -> Any:
-        response = await requests.request(method, path, json=body, headers={"x-actor-id": actor})
+        response = await requests.request(method, path, json=body, headers=bearer(actor))
         assert response.status_code < 300, (method, path, response.text)
         return response.json()
 
