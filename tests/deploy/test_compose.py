@@ -43,12 +43,46 @@ def test_each_app_runs_its_own_module_with_known_settings(compose, name: str) ->
     fields = {f.upper() for f in SETTINGS[name].model_fields}
     unknown = set(env) - fields - {"APP"}
     assert not unknown, f"{name} sets variables its settings do not read: {unknown}"
-    assert int(env["PORT"]) == SETTINGS[name]().port
-    assert service["ports"] == [f"{env['PORT']}:{env['PORT']}"]
+    assert int(env["PORT"]) == SETTINGS[name].model_fields["port"].default
     assert "/health/ready" in " ".join(service["healthcheck"]["test"])
     deps = service["depends_on"]
     assert deps["kafka"]["condition"] == "service_healthy"
     assert deps["mongo-init"]["condition"] == "service_completed_successfully"
+
+
+def test_only_the_gateways_port_is_published(compose) -> None:
+    published = {name: s.get("ports") for name, s in compose["services"].items() if "ports" in s}
+    assert published == {"gateway": ["8000:8000"]}
+    for name, service in compose["services"].items():
+        assert "network_mode" not in service, name  # host networking would expose it too
+        assert "expose" not in service or name == "gateway", name
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_each_app_verifies_tokens_of_the_operators_issuer(compose, name: str) -> None:
+    env = {k: str(v) for k, v in compose["services"][name]["environment"].items()}
+    assert env["ENVIRONMENT"] == "production"  # the development key is refused
+    # Required from the operator: compose stops with the message when either is unset.
+    assert env["AUTH_ISSUER"].startswith("${AUTH_ISSUER:?")
+    assert env["AUTH_JWKS_URL"].startswith("${AUTH_JWKS_URL:?")
+    assert "AUTH_JWKS_FILE" not in env
+    for optional in ("AUTH_AUDIENCE", "AUTH_SUBJECT_CLAIM", "AUTH_ROLES_CLAIM", "BOOTSTRAP_ADMINS"):
+        assert env[optional].startswith(f"${{{optional}:-"), optional
+
+
+def test_the_compose_settings_make_a_verifier_production_accepts() -> None:
+    # What compose gives an app once the operator names a Keycloak realm.
+    from icr.kit.auth import TokenVerifier
+
+    settings = ServiceSettings(
+        environment="production",
+        auth_issuer="https://keycloak.example/realms/acme",
+        auth_jwks_url="https://keycloak.example/realms/acme/protocol/openid-connect/certs",
+        auth_audience="icr",
+        auth_subject_claim="sub",
+        auth_roles_claim="",
+    )
+    assert TokenVerifier(settings).issuer == "https://keycloak.example/realms/acme"
 
 
 def test_gateway_points_at_the_services_it_combines(compose) -> None:
