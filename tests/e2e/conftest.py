@@ -28,6 +28,7 @@ class Platform:
     feedback: str
     incentives: str
     topic_prefix: str
+    db_prefix: str = ""
 
     def graphql(
         self,
@@ -81,6 +82,8 @@ def platform() -> Iterator[Platform]:
     _apps("up", env)
     try:
         urls = (f"http://127.0.0.1:{BASE + i}" for i in range(4))
-        yield Platform(*urls, topic_prefix=env["KAFKA_TOPIC_PREFIX"])
+        yield Platform(
+            *urls, topic_prefix=env["KAFKA_TOPIC_PREFIX"], db_prefix=env["MONGO_DB_PREFIX"]
+        )
     finally:
         _apps("down", env)
