@@ -29,6 +29,7 @@ import httpx
 import jwt
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from icr.kit.http import problem
 from icr.kit.settings import ServiceSettings
@@ -336,7 +337,17 @@ def verifier_of(request: Request) -> TokenVerifier:
     return verifier
 
 
-async def authenticate(request: Request) -> Identity:
+# Declares the scheme in each service's OpenAPI document (so /docs offers "Authorize"); the
+# header itself is parsed by bearer_token, which tells a malformed header from a missing one.
+_openapi_scheme = HTTPBearer(
+    auto_error=False, description="A JWT of the configured issuer; its subject is a person id."
+)
+
+
+async def authenticate(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_openapi_scheme)],
+) -> Identity:
     """FastAPI dependency: the verified identity of the caller, or 401."""
     return await verifier_of(request).verify(bearer_token(request))
 
