@@ -148,19 +148,21 @@ async def resolve_member(
     identity: Identity, view: DirectoryView, settings: ServiceSettings
 ) -> Member:
     """The verified caller as a Member; 401 when the directory does not know them or they
-    were deactivated. Bootstrap admins are admins even before the directory has them."""
+    were deactivated. Bootstrap admins, and admins by a trusted issuer role (AUTH_ROLES_CLAIM),
+    are admins even before the directory has them (the same rule as the requests service)."""
     person_id = identity.subject
-    admin = person_id in settings.bootstrap_admin_ids
+    extra = identity.trusted_roles
+    if person_id in settings.bootstrap_admin_ids:
+        extra = extra | {ADMIN}
     known = await view.person(person_id)
     if known is None:
-        if admin:
-            return Member(person_id, "", frozenset({ADMIN}) | identity.trusted_roles)
+        if ADMIN in extra:
+            return Member(person_id, "", extra)
         raise InvalidToken("the token's person is not in the directory")
     if not known.active:
         # Deactivation revokes everything, a bootstrap admin's rights included.
         raise InvalidToken("the token's person is deactivated")
-    roles = known.roles | identity.trusted_roles | ({ADMIN} if admin else frozenset())
-    return Member(person_id, known.department_id, roles, known.name)
+    return Member(person_id, known.department_id, known.roles | extra, known.name)
 
 
 def member_dependency(
