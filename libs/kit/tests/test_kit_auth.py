@@ -543,3 +543,56 @@ async def test_production_never_verifies_with_a_development_key_it_is_served(
             await verifier.verify(token)
     finally:
         await verifier.close()
+
+
+# -- the issuers' usual key types --------------------------------------------------------------
+
+
+def keycloak_like_jwks(tmp_path: Path) -> tuple[Path, Any, Any]:
+    """A JWKS as Keycloak publishes it: an RS256 signing key (with `x5c` and `x5t`), an RSA key
+    for encryption, plus an Ed25519 key; returns the file and the two signing keys."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+    from jwt.algorithms import OKPAlgorithm, RSAAlgorithm
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    rsa_public = json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    jwks = {
+        "keys": [
+            {
+                **rsa_public,
+                "kid": "kc-sig",
+                "alg": "RS256",
+                "use": "sig",
+                "x5c": ["MIIC"],
+                "x5t": "x",
+            },
+            {**rsa_public, "kid": "kc-enc", "alg": "RSA-OAEP", "use": "enc"},
+            {**json.loads(OKPAlgorithm.to_jwk(ed_key.public_key())), "kid": "ed", "use": "sig"},
+        ]
+    }
+    path = tmp_path / "keycloak.json"
+    path.write_text(json.dumps(jwks))
+    return path, rsa_key, ed_key
+
+
+async def test_rs256_and_eddsa_tokens_verify_against_an_issuers_jwks(tmp_path: Path) -> None:
+    import jwt
+
+    path, rsa_key, ed_key = keycloak_like_jwks(tmp_path)
+    verifier = TokenVerifier(settings(auth_jwks_file=str(path)))
+    rs = jwt.encode(claims(sub="ana"), rsa_key, algorithm="RS256", headers={"kid": "kc-sig"})
+    ed = jwt.encode(claims(sub="bo"), ed_key, algorithm="EdDSA", headers={"kid": "ed"})
+    assert (await verifier.verify(rs)).subject == "ana"
+    assert (await verifier.verify(ed)).subject == "bo"
+    # The encryption key is no verification key; PS256 is off the default allowlist; and an
+    # RSA key never verifies an EdDSA token.
+    enc = jwt.encode(claims(), rsa_key, algorithm="RS256", headers={"kid": "kc-enc"})
+    with pytest.raises(InvalidToken, match="key id is unknown"):
+        await verifier.verify(enc)
+    ps = jwt.encode(claims(), rsa_key, algorithm="PS256", headers={"kid": "kc-sig"})
+    with pytest.raises(InvalidToken, match="algorithm is not accepted"):
+        await verifier.verify(ps)
+    mixed = jwt.encode(claims(), ed_key, algorithm="EdDSA", headers={"kid": "kc-sig"})
+    with pytest.raises(InvalidToken, match="does not fit"):
+        await verifier.verify(mixed)
