@@ -42,11 +42,17 @@ class Loaders:
 
 
 class Context(BaseContext):
-    def __init__(self, clients: Clients, identity: Identity | Refusal) -> None:
+    def __init__(
+        self, clients: Clients, identity: Identity | Refusal | None, refusal: str | None = None
+    ) -> None:
         super().__init__()
         self.clients = clients
         self.identity = identity if isinstance(identity, Identity) else None
+        # `refusal` as a plain message (code UNAUTHENTICATED) is kept for callers of the
+        # earlier signature.
         self.refusal = identity if isinstance(identity, Refusal) else None
+        if self.identity is None and self.refusal is None and refusal:
+            self.refusal = Refusal(refusal)
         self.loaders = Loaders(clients, self)
 
     def token(self) -> str:
