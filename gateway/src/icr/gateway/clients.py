@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -30,9 +30,15 @@ class UpstreamError(Exception):
 
 
 class ServiceClient:
-    def __init__(self, name: str, base_url: str, timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.name = name
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
         # The caller's own token goes to the service, which verifies it and applies its own
@@ -65,11 +71,21 @@ class ServiceClient:
 
 
 class Clients:
-    def __init__(self, settings: GatewaySettings) -> None:
-        timeout = settings.upstream_timeout
-        self.requests = ServiceClient("requests", settings.requests_url, timeout)
-        self.feedback = ServiceClient("feedback", settings.feedback_url, timeout)
-        self.incentives = ServiceClient("incentives", settings.incentives_url, timeout)
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        """`transports` replaces the network for some services (tests run them in-process)."""
+        timeout, transports = settings.upstream_timeout, transports or {}
+        self.settings = settings
+
+        def client(name: str, url: str) -> ServiceClient:
+            return ServiceClient(name, url, timeout, transports.get(name))
+
+        self.requests = client("requests", settings.requests_url)
+        self.feedback = client("feedback", settings.feedback_url)
+        self.incentives = client("incentives", settings.incentives_url)
 
     @property
     def all(self) -> Sequence[ServiceClient]:

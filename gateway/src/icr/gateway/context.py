@@ -15,13 +15,14 @@ from icr.kit.auth import Identity, InvalidToken, KeysUnavailable, TokenVerifier,
 
 
 def _by_key(
-    load: Callable[[list[str]], Awaitable[Sequence[Json]]], key: str
+    load: Callable[[list[str]], Awaitable[Sequence[Json]]], key: str, max_batch: int | None = None
 ) -> DataLoader[str, Json | None]:
     async def batch(ids: list[str]) -> list[Json | None]:
         rows = {row[key]: row for row in await load(ids)}
         return [rows.get(i) for i in ids]
 
-    return DataLoader(load_fn=batch)
+    # Keys past a service's batch limit go in further calls, dispatched together.
+    return DataLoader(load_fn=batch, max_batch_size=max_batch)
 
 
 class Loaders:
@@ -34,7 +35,11 @@ class Loaders:
 
             return load
 
-        self.requests = _by_key(fetch(clients.requests, "/requests/batch", "id"), "id")
+        self.requests = _by_key(
+            fetch(clients.requests, "/requests/batch", "id"),
+            "id",
+            clients.settings.requests_batch_limit,
+        )
         self.ratings = _by_key(fetch(clients.feedback, "/ratings", "request_id"), "request_id")
         self.tracked = _by_key(
             fetch(clients.incentives, "/tracked-requests", "request_id"), "request_id"

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 from fastapi import FastAPI, Request
+from starlette.routing import Route
 from strawberry.fastapi import GraphQLRouter
 
 from icr.gateway.clients import Clients
 from icr.gateway.context import get_context
-from icr.gateway.schema import schema
+from icr.gateway.http import GraphQLHttp
+from icr.gateway.schema import build_schema
 from icr.gateway.settings import GatewaySettings
 from icr.kit.auth import TokenVerifier
 from icr.kit.health import Check, Readiness, health_router
@@ -20,7 +22,12 @@ from icr.kit.http import Deadlines, install_middleware
 from icr.kit.logging import configure_logging
 
 
-def build_app(settings: GatewaySettings | None = None) -> FastAPI:
+def build_app(
+    settings: GatewaySettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """The gateway; `transports` stands in for some services' network (tests)."""
     settings = settings or GatewaySettings()
     configure_logging(settings.service_name, settings.log_level)
 
@@ -29,7 +36,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Settings that cannot verify tokens safely stop the gateway before it serves anything.
         verifier = TokenVerifier(settings)
         app.state.verifier = verifier
-        clients = Clients(settings)
+        clients = Clients(settings, transports)
         readiness = Readiness()
         for client in clients.all:
             readiness.add(client.name, _ready_check(client.http))
@@ -45,10 +52,15 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     deadlines = dataclasses.replace(Deadlines.of(settings), seconds=settings.deadline_seconds)
     install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     app.include_router(health_router(lambda request: _readiness(request)))
+    schema = build_schema(settings.limits, production=settings.environment == "production")
+    # POST first: the plain ASGI endpoint answers queries and mutations; strawberry's router
+    # keeps GraphiQL (GET) and the websocket transport.
+    app.router.routes.append(Route("/graphql", GraphQLHttp(schema), methods=["POST"]))
     graphql = GraphQLRouter(
         schema,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
     )
     app.include_router(graphql, prefix="/graphql")
     return app
