@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 from fastapi import FastAPI, Request
-from starlette.routing import Route
 from strawberry.fastapi import GraphQLRouter
 
 from icr.gateway.clients import Clients
 from icr.gateway.context import get_context
-from icr.gateway.http import GraphQLHttp
+from icr.gateway.http import GraphQLHttp, GraphQLPost, Operations
 from icr.gateway.schema import build_schema
 from icr.gateway.settings import GatewaySettings
 from icr.kit.auth import TokenVerifier
@@ -50,12 +49,14 @@ def build_app(
 
     app = FastAPI(title="ICR gateway", lifespan=lifespan)
     deadlines = dataclasses.replace(Deadlines.of(settings), seconds=settings.deadline_seconds)
-    install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     app.include_router(health_router(lambda request: _readiness(request)))
-    schema = build_schema(settings.limits, production=settings.environment == "production")
-    # POST first: the plain ASGI endpoint answers queries and mutations; strawberry's router
-    # keeps GraphiQL (GET) and the websocket transport.
-    app.router.routes.append(Route("/graphql", GraphQLHttp(schema), methods=["POST"]))
+    production = settings.environment == "production"
+    schema = build_schema(settings.limits, production=production)
+    operations = Operations(schema, settings.limits, production=production)
+    # POST goes to the plain ASGI endpoint (queries and mutations), as the innermost
+    # middleware: the kit's causation, deadline and body limit wrap it, FastAPI's exception
+    # and routing layers do not. Strawberry's router keeps GraphiQL and the websocket.
+    app.add_middleware(GraphQLPost, endpoint=GraphQLHttp(operations), path="/graphql")
     graphql = GraphQLRouter(
         schema,
         context_getter=get_context,
@@ -63,6 +64,7 @@ def build_app(
         allow_queries_via_get=False,
     )
     app.include_router(graphql, prefix="/graphql")
+    install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     return app
 
 
