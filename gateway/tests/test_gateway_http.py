@@ -11,7 +11,7 @@ import pytest
 
 from icr.gateway.main import build_app
 from icr.gateway.settings import GatewaySettings
-from icr.kit.testing import auth_settings_for_test, running_app
+from icr.kit.testing import auth_settings_for_test, bearer, running_app
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +113,77 @@ async def test_too_many_operations_are_refused(gateway: httpx.AsyncClient) -> No
     assert "TOO_MANY_OPERATIONS" in codes(response.json())
 
 
+def nested(levels: int, inner: str = "id") -> str:
+    return "parent { " * levels + inner + " }" * levels
+
+
+async def test_a_deep_query_is_refused(gateway: httpx.AsyncClient) -> None:
+    # Fragments cannot hide depth: each spread is followed. 1 + 5 + 6 + 1 = 13 levels.
+    fragment = "fragment F on ServiceRequest { " + nested(6) + " }"
+    query = '{ request(id: "x") { ' + nested(5, "...F") + " } } " + fragment
+    response = await gateway.post("/graphql", json={"query": query})
+    assert response.status_code == 400
+    assert "QUERY_TOO_DEEP" in codes(response.json())
+    within = '{ request(id: "x") { ' + nested(10) + " } }"  # 12 levels
+    assert (await gateway.post("/graphql", json={"query": within})).status_code == 200
+
+
 async def test_introspection_is_not_counted_as_depth(gateway: httpx.AsyncClient) -> None:
     query = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType "
     query += "{ ofType { ofType { ofType { name } } } } } } } } } } } } }"
     response = await gateway.post("/graphql", json={"query": query})
     assert response.status_code == 200, response.text
+
+
+async def test_a_costly_query_is_refused_by_its_page_sizes() -> None:
+    settings = GatewaySettings(**auth_settings_for_test(), max_query_cost=200)
+    query = "{ requests(first: %s) { nodes { id title } } }"
+    async with running_app(build_app(settings)) as gateway:
+        # 100 nodes of 2 fields under one field each: 301 > 200.
+        costly = await gateway.post("/graphql", json={"query": query % 100})
+        assert costly.status_code == 400
+        assert codes(costly.json()) == ["QUERY_TOO_COMPLEX"]
+        # A variable page size counts as the largest page.
+        variable = "query ($n: Int!) { requests(first: $n) { nodes { id title } } }"
+        answer = await gateway.post("/graphql", json={"query": variable, "variables": {"n": 1}})
+        assert codes(answer.json()) == ["QUERY_TOO_COMPLEX"]
+        # 50 nodes: 151, within; it runs (and needs a token).
+        cheap = await gateway.post("/graphql", json={"query": query % 50})
+        assert cheap.status_code == 200
+        assert codes(cheap.json()) == ["UNAUTHENTICATED"]
+
+
+async def test_an_internal_failure_is_masked_with_a_request_id() -> None:
+    # A service answering nonsense makes a resolver fail: the client sees a code and the
+    # request id to quote, never the exception's text.
+    def nonsense(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"secret": "internal detail"})
+
+    transports = {"requests": httpx.MockTransport(nonsense)}
+    settings = GatewaySettings(**auth_settings_for_test())
+    async with running_app(build_app(settings, transports=transports)) as gateway:
+        response = await gateway.post(
+            "/graphql", json={"query": "{ departments { id } }"}, headers=bearer("ana")
+        )
+    assert response.status_code == 200
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert error["extensions"]["request_id"]
+    assert "secret" not in response.text
+    assert "TypeError" not in response.text
+    assert error["path"] == ["departments"]
+
+
+async def test_a_service_down_is_an_error_with_its_code_and_service() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    transports = {"requests": httpx.MockTransport(down)}
+    settings = GatewaySettings(**auth_settings_for_test())
+    async with running_app(build_app(settings, transports=transports)) as gateway:
+        response = await gateway.post(
+            "/graphql", json={"query": "{ departments { id } }"}, headers=bearer("ana")
+        )
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert error["extensions"]["service"] == "requests"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -11,6 +12,12 @@ from icr.gateway.settings import GatewaySettings
 from icr.kit import context
 
 Json = dict[str, Any]
+
+
+def segment(value: str) -> str:
+    """A value made safe as one URL path segment: an id like `../people` or `x?y` must never
+    reach another route of a service."""
+    return quote(value, safe="")
 
 
 class UpstreamError(Exception):

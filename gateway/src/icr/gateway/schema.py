@@ -16,10 +16,13 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from icr.gateway.actions import RequestsMutation
+from icr.gateway.catalog import CatalogQuery
+from icr.gateway.directory import DirectoryQuery
 from icr.gateway.limits import Limits, rules
-from icr.gateway.requests import RequestsMutation, RequestsQuery
+from icr.gateway.requests import RequestsQuery
 
-Query = merge_types("Query", (RequestsQuery,))
+Query = merge_types("Query", (DirectoryQuery, CatalogQuery, RequestsQuery))
 Mutation = merge_types("Mutation", (RequestsMutation,))
 
 # Parsed and validated documents are kept by their text: a client's handful of distinct
