@@ -86,6 +86,17 @@ class Stack:
     gateway: httpx.AsyncClient
     requests: httpx.AsyncClient
     door: Counting
+    settings: RequestsSettings
+
+    def gateway_settings(self, **overrides: Any) -> GatewaySettings:
+        """Settings of a gateway in front of this requests service, on its Kafka topics."""
+        return GatewaySettings(
+            **auth_settings_for_test(),
+            requests_url="http://requests",
+            kafka_bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            kafka_topic_prefix=self.settings.kafka_topic_prefix,
+            **overrides,
+        )
 
     async def raw(
         self, query: str, variables: dict[str, Any] | None = None, *, actor: str
@@ -150,16 +161,15 @@ async def stack() -> AsyncIterator[Stack]:
             await wait_ready(direct)
             await _seed(direct)
             door = Counting(inner)
-            gateway_settings = GatewaySettings(
-                **auth_settings_for_test(), requests_url="http://requests"
-            )
-            app = build_app(gateway_settings, transports={"requests": door})
+            stack = Stack(None, direct, door, settings)  # type: ignore[arg-type]
+            app = build_app(stack.gateway_settings(), transports={"requests": door})
             async with LifespanManager(app) as gateway_app:
                 transport = httpx.ASGITransport(app=gateway_app.app)
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://gateway"
                 ) as gateway:
-                    yield Stack(gateway, direct, door)
+                    stack.gateway = gateway
+                    yield stack
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
+from icr.gateway.hub import Hub
 from icr.gateway.settings import GatewaySettings
 from icr.kit import context
 
@@ -93,11 +94,14 @@ class Clients:
         self.requests = client("requests", settings.requests_url)
         self.feedback = client("feedback", settings.feedback_url)
         self.incentives = client("incentives", settings.incentives_url)
+        # The live feed; its Kafka consumer starts with the first subscription.
+        self.hub = Hub(settings, queue_size=settings.live_queue_size)
 
     @property
     def all(self) -> Sequence[ServiceClient]:
         return (self.requests, self.feedback, self.incentives)
 
     async def close(self) -> None:
+        await self.hub.close()
         for client in self.all:
             await client.close()

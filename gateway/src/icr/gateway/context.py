@@ -24,6 +24,7 @@ class Context(BaseContext):
         self.identity = identity
         self.refusal = refusal
         self.loaders = Loaders(clients, self.token)
+        self.subscriptions = 0  # live on this (websocket) connection
 
     def token(self) -> str:
         """The caller's verified token, forwarded to the services; a GraphQL error with code

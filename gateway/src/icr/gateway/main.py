@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 from fastapi import FastAPI, Request
-from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from icr.gateway.clients import Clients
-from icr.gateway.context import get_context
 from icr.gateway.http import GraphQLHttp, GraphQLPost, Operations
 from icr.gateway.schema import build_schema
 from icr.gateway.settings import GatewaySettings
+from icr.gateway.websocket import LiveRouter, connection_context
 from icr.kit.auth import TokenVerifier
 from icr.kit.health import Check, Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
@@ -57,11 +57,12 @@ def build_app(
     # middleware: the kit's causation, deadline and body limit wrap it, FastAPI's exception
     # and routing layers do not. Strawberry's router keeps GraphiQL and the websocket.
     app.add_middleware(GraphQLPost, endpoint=GraphQLHttp(operations), path="/graphql")
-    graphql = GraphQLRouter(
+    graphql = LiveRouter(
         schema,
-        context_getter=get_context,
+        context_getter=connection_context,
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app.include_router(graphql, prefix="/graphql")
     install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)

@@ -20,10 +20,12 @@ from icr.gateway.actions import RequestsMutation
 from icr.gateway.catalog import CatalogQuery
 from icr.gateway.directory import DirectoryQuery
 from icr.gateway.limits import Limits, rules
+from icr.gateway.live import LiveSubscription
 from icr.gateway.requests import RequestsQuery
 
 Query = merge_types("Query", (DirectoryQuery, CatalogQuery, RequestsQuery))
 Mutation = merge_types("Mutation", (RequestsMutation,))
+Subscription = merge_types("Subscription", (LiveSubscription,))
 
 # Parsed and validated documents are kept by their text: a client's handful of distinct
 # queries is parsed and validated once, not on every request (validation was two thirds of
@@ -47,6 +49,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
     )

@@ -32,6 +32,14 @@ class GatewaySettings(ServiceSettings):
         "else the largest page) times the fields below it.",
     )
     max_page_size: int = Field(default=100, ge=1, le=100, description="Largest `first`/`last`.")
+    live_queue_size: int = Field(
+        default=100,
+        ge=1,
+        description="Events a subscription may have waiting; past that it is dropped as too slow.",
+    )
+    max_subscriptions_per_connection: int = Field(
+        default=10, ge=1, description="Subscriptions one websocket may hold at once."
+    )
     requests_batch_limit: int = Field(
         default=200, ge=1, description="Ids per call to the requests service's /requests/batch."
     )
