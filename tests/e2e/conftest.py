@@ -13,8 +13,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from icr.kit.testing import auth_settings_for_test, bearer
+
 ROOT = Path(__file__).resolve().parents[2]
-BASE = 18000
+
+
+def as_(person: str) -> dict[str, str]:
+    """A person's bearer token (X-Actor-Id too, for a service that still reads it)."""
+    return {**bearer(person), "x-actor-id": person}
+
+
+BASE = int(os.environ.get("ICR_APPS_PORT_BASE") or 18000)  # a free block for parallel runs
 ADMIN = "e2e-admin"
 
 
@@ -35,7 +44,7 @@ class Platform:
         traceparent: str = "",
         correlation_id: str = "",
     ) -> dict:
-        headers = {"x-actor-id": actor, **({"traceparent": traceparent} if traceparent else {})}
+        headers = {**as_(actor), **({"traceparent": traceparent} if traceparent else {})}
         if correlation_id:
             headers["x-correlation-id"] = correlation_id
         response = httpx.post(
@@ -72,6 +81,8 @@ def platform() -> Iterator[Platform]:
         "MONGO_DB_PREFIX": f"e2e{run}_",
         "BOOTSTRAP_ADMINS": ADMIN,
         "OUTBOX_POLL_SECONDS": "0.2",
+        # Every app trusts the test run's token issuer.
+        **{k.upper(): v for k, v in auth_settings_for_test().items()},
     }
     _apps("up", env)
     try:

@@ -14,7 +14,7 @@ from icr.contracts import topics
 from icr.kit.kafka import header
 from icr.kit.testing import read_keyed
 
-from .conftest import ADMIN, Platform
+from .conftest import ADMIN, Platform, as_
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,9 @@ SUBMIT = """
 mutation Submit($input: SubmitRequestInput!) {
   submitRequest(input: $input) {
     __typename
-    ... on ServiceRequest { id status providerDepartmentId requesterId resolutionDueAt }
+    ... on ServiceRequest {
+      id status providerDepartment { id } requester { id } resolutionDueAt
+    }
     ... on InvalidInput { message fields { field message } }
     ... on NotFound { message }
   }
@@ -32,7 +34,7 @@ mutation Submit($input: SubmitRequestInput!) {
 READ = """
 query Read($id: ID!) {
   request(id: $id) {
-    id title status requesterId
+    id title status requester { id }
     rating { status raterId }
     incentives { status }
   }
@@ -41,7 +43,7 @@ query Read($id: ID!) {
 
 
 def seed(platform: Platform) -> None:
-    admin = {"x-actor-id": ADMIN}
+    admin = as_(ADMIN)
     week = {d: "09:00-18:00" for d in ("mon", "tue", "wed", "thu", "fri")}
     calls = [
         (
@@ -98,7 +100,7 @@ def test_submitted_request_is_seen_by_all_three_services(platform: Platform) -> 
         actor="ana",
     )["submitRequest"]
     assert submitted["__typename"] == "ServiceRequest", submitted
-    assert submitted["providerDepartmentId"] == "it"
+    assert submitted["providerDepartment"] == {"id": "it"}
     assert submitted["resolutionDueAt"] is not None
 
     deadline = time.monotonic() + 30
@@ -108,7 +110,7 @@ def test_submitted_request_is_seen_by_all_three_services(platform: Platform) -> 
             break
         assert time.monotonic() < deadline, f"the event did not reach both services: {request}"
         time.sleep(0.2)
-    assert request["status"] == "submitted"
+    assert request["status"] == "SUBMITTED"
     assert request["rating"] == {"status": "pending", "raterId": "ana"}
     assert request["incentives"] == {"status": "submitted"}
 
@@ -140,7 +142,7 @@ def test_requester_of_another_department_cannot_read_the_request(platform: Platf
         actor="ana",
     )["submitRequest"]
     assert platform.graphql(READ, {"id": submitted["id"]}, actor="bo")["request"] is not None
-    with httpx.Client(base_url=platform.requests, headers={"x-actor-id": ADMIN}) as http:
+    with httpx.Client(base_url=platform.requests, headers=as_(ADMIN)) as http:
         http.put("/people/cy", json={"name": "Cy", "department_id": "sales", "roles": ["employee"]})
     assert platform.graphql(READ, {"id": submitted["id"]}, actor="cy")["request"] is None
 
