@@ -187,3 +187,23 @@ async def test_a_service_down_is_an_error_with_its_code_and_service() -> None:
     (error,) = response.json()["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
     assert error["extensions"]["service"] == "requests"
+
+
+def test_production_hides_introspection_and_field_suggestions() -> None:
+    from icr.gateway.http import Operations
+    from icr.gateway.limits import Limits
+    from icr.gateway.schema import build_schema
+
+    limits = Limits()
+    production = Operations(build_schema(limits, production=True), limits, production=True)
+    refused = production.prepare("{ __schema { types { name } } }")
+    assert isinstance(refused, list)
+    assert "introspection" in refused[0].message.lower()
+    typo = production.prepare('{ reqest(id: "x") { id } }')
+    assert isinstance(typo, list)
+    assert "Did you mean" not in typo[0].message
+    development = Operations(build_schema(limits), limits, production=False)
+    assert not isinstance(development.prepare("{ __schema { types { name } } }"), list)
+    suggested = development.prepare('{ reqest(id: "x") { id } }')
+    assert isinstance(suggested, list)
+    assert "Did you mean" in suggested[0].message

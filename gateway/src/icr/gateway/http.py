@@ -169,6 +169,7 @@ class Operations:
             checks.append(NoSchemaIntrospectionCustomRule)
         self.rules = tuple(checks)
         self.max_tokens = limits.max_tokens
+        self.production = production
         self.parse = lru_cache(maxsize=CACHE_SIZE)(self._parse)
         self.validate = lru_cache(maxsize=CACHE_SIZE)(self._validate)
 
@@ -176,7 +177,9 @@ class Operations:
         return parse(query, max_tokens=self.max_tokens)
 
     def _validate(self, document: DocumentNode) -> tuple[GraphQLError, ...]:
-        return tuple(validate(self.graphql, document, self.rules))
+        # Production hides suggestions: "Did you mean ...?" would spell out the schema.
+        errors = validate(self.graphql, document, self.rules, hide_suggestions=self.production)
+        return tuple(errors)
 
     def prepare(self, query: str) -> DocumentNode | list[GraphQLError]:
         try:
