@@ -87,6 +87,7 @@ class Stack:
     requests: httpx.AsyncClient
     door: Counting
     settings: RequestsSettings
+    admin: str = ADMIN
 
     def gateway_settings(self, **overrides: Any) -> GatewaySettings:
         """Settings of a gateway in front of this requests service, on its Kafka topics."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -10,6 +11,7 @@ from strawberry.scalars import JSON
 from icr.gateway.clients import Json, UpstreamError, segment
 from icr.gateway.context import Context
 from icr.gateway.directory import Department, department, localized
+from icr.gateway.errors import Conflict, Forbidden, InvalidInput, NotFound, problem_from
 
 Info = strawberry.Info[Context, None]
 
@@ -161,4 +163,64 @@ class CatalogQuery:
             if error.status == 404:
                 return None
             raise
+        return CatalogItem.from_json(row)
+
+
+@strawberry.input
+class CatalogItemInput:
+    """A catalog item as the requests service takes it (`PUT /catalog/items/{id}`)."""
+
+    id: strawberry.ID
+    provider_department_id: strawberry.ID
+    names: JSON
+    owning_team: str
+    targets: JSON = strawberry.field(
+        description='Per priority: {"high": {"first_response_minutes": 30, '
+        '"resolution_minutes": 480}, ...}; all four priorities.'
+    )
+    descriptions: JSON | None = None
+    fields: JSON | None = strawberry.field(
+        default=None,
+        description='Form fields, e.g. [{"type": "choice", "name": "model", "options": [...]}].',
+    )
+    default_priority: str = "medium"
+    ola: JSON | None = None
+    allow_resolve_with_open_children: bool = False
+    active: bool = True
+
+
+CatalogItemResult = Annotated[
+    CatalogItem | InvalidInput | NotFound | Forbidden | Conflict,
+    strawberry.union("CatalogItemResult"),
+]
+
+
+@strawberry.type
+class CatalogMutation:
+    @strawberry.mutation(
+        description="The provider's manager or an administrator: publish a catalog item (each "
+        "change is a new version)."
+    )
+    async def publish_catalog_item(self, info: Info, input: CatalogItemInput) -> CatalogItemResult:
+        body = {
+            "provider_department_id": str(input.provider_department_id),
+            "name": input.names,
+            "description": input.descriptions or {},
+            "owning_team": input.owning_team,
+            "fields": input.fields or [],
+            "default_priority": input.default_priority,
+            "targets": input.targets,
+            "ola": input.ola or [],
+            "allow_resolve_with_open_children": input.allow_resolve_with_open_children,
+            "active": input.active,
+        }
+        try:
+            row = await info.context.clients.requests.call(
+                "PUT",
+                f"/catalog/items/{segment(str(input.id))}",
+                token=info.context.token(),
+                json=body,
+            )
+        except UpstreamError as error:
+            return problem_from(error)
         return CatalogItem.from_json(row)

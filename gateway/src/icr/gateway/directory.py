@@ -3,14 +3,24 @@ service."""
 
 from __future__ import annotations
 
+from datetime import date
 from enum import Enum
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
-from icr.gateway.clients import Json
+from icr.gateway.clients import Json, UpstreamError, segment
 from icr.gateway.context import Context
-from icr.gateway.errors import check_ids
+from icr.gateway.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Problem,
+    check_ids,
+    problem_from,
+)
 
 Info = strawberry.Info[Context, None]
 
@@ -35,6 +45,9 @@ class Department:
     id: strawberry.ID
     names: JSON = strawberry.field(description="The name per locale, e.g. {en, zh-CN}.")
     timezone: str
+    calendar: JSON = strawberry.field(
+        description="Time zone, working hours per weekday, holidays and extra working days."
+    )
     parent_id: strawberry.Private[str | None]
     manager_id: strawberry.Private[str | None]
 
@@ -56,6 +69,7 @@ class Department:
             id=strawberry.ID(row["id"]),
             names=JSON(row["name"]),
             timezone=row["calendar"]["timezone"],
+            calendar=JSON(row["calendar"]),
             parent_id=row.get("parent_id"),
             manager_id=row.get("manager_id"),
         )
@@ -130,3 +144,85 @@ class DirectoryQuery:
     async def people(self, info: Info, ids: list[strawberry.ID]) -> list[Person | None]:
         rows = await info.context.loaders.people.load_many(check_ids(ids))
         return [Person.from_json(r) if r else None for r in rows]
+
+
+@strawberry.input
+class CalendarInput:
+    timezone: str
+    week: JSON = strawberry.field(
+        description='Working ranges per weekday, e.g. {"mon": "09:00-12:00,13:00-18:00"}.'
+    )
+    holidays: list[date] | None = None
+    extra_working_days: list[date] | None = None
+    extra_day_hours: str = ""
+
+
+@strawberry.input
+class DepartmentInput:
+    id: strawberry.ID
+    names: JSON = strawberry.field(description='The name per locale, e.g. {"en": "IT"}.')
+    calendar: CalendarInput
+    parent_id: strawberry.ID | None = None
+    manager_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class PersonInput:
+    id: strawberry.ID
+    name: str
+    department_id: strawberry.ID
+    roles: list[Role] | None = strawberry.field(default=None, description="Default: EMPLOYEE.")
+    locale: str = "en"
+    active: bool = True
+
+
+DepartmentResult = Annotated[
+    Department | InvalidInput | NotFound | Forbidden | Conflict,
+    strawberry.union("DepartmentResult"),
+]
+PersonResult = Annotated[
+    Person | InvalidInput | NotFound | Forbidden | Conflict, strawberry.union("PersonResult")
+]
+
+
+async def _put(info: Info, path: str, body: dict[str, Any]) -> Json | Problem:
+    try:
+        row: Json = await info.context.clients.requests.call(
+            "PUT", path, token=info.context.token(), json=body
+        )
+    except UpstreamError as error:
+        return problem_from(error)
+    return row
+
+
+@strawberry.type
+class DirectoryMutation:
+    @strawberry.mutation(description="Administrators: create or replace a department.")
+    async def upsert_department(self, info: Info, input: DepartmentInput) -> DepartmentResult:
+        calendar = input.calendar
+        body = {
+            "name": input.names,
+            "parent_id": input.parent_id and str(input.parent_id),
+            "manager_id": input.manager_id and str(input.manager_id),
+            "calendar": {
+                "timezone": calendar.timezone,
+                "week": calendar.week,
+                "holidays": [d.isoformat() for d in calendar.holidays or ()],
+                "extra_working_days": [d.isoformat() for d in calendar.extra_working_days or ()],
+                "extra_day_hours": calendar.extra_day_hours,
+            },
+        }
+        row = await _put(info, f"/departments/{segment(str(input.id))}", body)
+        return Department.from_json(row) if isinstance(row, dict) else row
+
+    @strawberry.mutation(description="Administrators: create or replace a person.")
+    async def upsert_person(self, info: Info, input: PersonInput) -> PersonResult:
+        body = {
+            "name": input.name,
+            "department_id": str(input.department_id),
+            "roles": [r.value for r in input.roles or [Role.EMPLOYEE]],
+            "locale": input.locale,
+            "active": input.active,
+        }
+        row = await _put(info, f"/people/{segment(str(input.id))}", body)
+        return Person.from_json(row) if isinstance(row, dict) else row

@@ -17,14 +17,14 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from icr.gateway.actions import RequestsMutation
-from icr.gateway.catalog import CatalogQuery
-from icr.gateway.directory import DirectoryQuery
+from icr.gateway.catalog import CatalogMutation, CatalogQuery
+from icr.gateway.directory import DirectoryMutation, DirectoryQuery
 from icr.gateway.limits import Limits, rules
 from icr.gateway.live import LiveSubscription
 from icr.gateway.requests import RequestsQuery
 
 Query = merge_types("Query", (DirectoryQuery, CatalogQuery, RequestsQuery))
-Mutation = merge_types("Mutation", (RequestsMutation,))
+Mutation = merge_types("Mutation", (DirectoryMutation, CatalogMutation, RequestsMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
 
 # Parsed and validated documents are kept by their text: a client's handful of distinct
@@ -56,3 +56,7 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
 
 
 schema = build_schema()
+
+
+if __name__ == "__main__":  # `uv run python -m icr.gateway.schema > gateway/schema.graphql`
+    print(schema.as_str())
