@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +14,7 @@ from icr.gateway.settings import GatewaySettings
 from icr.kit import context
 
 Json = dict[str, Any]
+RETRY_DELAY_SECONDS = 0.05
 
 
 def segment(value: str) -> str:
@@ -58,7 +60,7 @@ class ServiceClient:
         if token:
             headers["authorization"] = f"Bearer {token}"
         try:
-            response = await self.http.request(method, path, headers=headers, **kwargs)
+            response = await self._send(method, path, headers, kwargs)
         except httpx.TransportError as exc:
             # Refused, reset or timed out: the same answer a service gives when its own store
             # is down, so callers handle one shape.
@@ -73,6 +75,20 @@ class ServiceClient:
                 body = {"detail": response.text[:500]}
             raise UpstreamError(self.name, response.status_code, body)
         return response.json()
+
+    async def _send(
+        self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        try:
+            return await self.http.request(method, path, headers=headers, **kwargs)
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            # A read that never reached the service (a refused or stale pooled connection) is
+            # safe to try once more; a write is not (it may have been applied), nor is a
+            # timeout (the service is slow: asking again only adds load).
+            if method != "GET":
+                raise
+            await asyncio.sleep(RETRY_DELAY_SECONDS)
+            return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def close(self) -> None:
         await self.http.aclose()
