@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import dataclasses
 from collections.abc import AsyncIterator, Mapping
 
@@ -41,6 +42,10 @@ def build_app(
             readiness.add(client.name, _ready_check(client.http))
         app.state.clients = clients
         app.state.readiness = readiness
+        # The schema, its caches' parents and the imported modules live as long as the
+        # process: out of the collector's sight, a full collection no longer walks them
+        # (they made the p99 of `{ __typename }` tens of milliseconds).
+        gc.freeze()
         try:
             yield
         finally:
