@@ -16,4 +16,4 @@ ENV PATH=/app/.venv/bin:$PATH HOST=0.0.0.0 PYTHONUNBUFFERED=1
 USER icr
 EXPOSE 8000
 # APP is one of: requests, feedback, incentives, gateway. PORT defaults per app in its settings.
-CMD ["sh", "-c", "exec uvicorn icr.${APP}.main:app --host 0.0.0.0 --port ${PORT} --no-access-log"]
+CMD ["sh", "-c", "exec uvicorn icr.${APP}.main:app --host 0.0.0.0 --port ${PORT} --no-access-log --loop uvloop --http httptools"]

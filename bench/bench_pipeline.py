@@ -80,8 +80,16 @@ def free_port() -> int:
 class App:
     """One ASGI app as a uvicorn process, as `make up` runs it (one worker, no access log)."""
 
-    def __init__(self, name: str, target: str, env: dict[str, str], app_dir: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        env: dict[str, str],
+        app_dir: str = "",
+        ready_path: str = "/health/ready",
+    ) -> None:
         self.name, self.target, self.port = name, target, free_port()
+        self.ready_path = ready_path
         self.env = {**os.environ, "LOG_LEVEL": "WARNING", **env}
         self.app_dir = app_dir
         self.process: subprocess.Popen[bytes] | None = None
@@ -109,7 +117,7 @@ class App:
                 if self.process.poll() is not None:
                     raise SystemExit(f"{self.name} exited at start; see {self.log}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get("/health/ready")).status_code == 200:
+                    if (await http.get(self.ready_path)).status_code == 200:
                         return
                 if time.monotonic() > deadline:
                     raise SystemExit(f"{self.name} not ready after 60 s; see {self.log}")

@@ -203,6 +203,12 @@ def up(profile: str) -> None:
                     "--port",
                     str(port[name]),
                     "--no-access-log",
+                    # uvicorn's C HTTP parser and event loop (uvicorn[standard]); named, so a
+                    # virtualenv without them fails at start instead of running slowly.
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
                 ],
                 env={**env, "PORT": str(port[name])},
                 stdout=out,

@@ -34,6 +34,23 @@ ROW = {
     "requester_department_id": "sales",
     "provider_department_id": "it",
     "submitted_at": "2024-06-03T01:00:00+00:00",
+    "updated_at": "2024-06-03T01:00:00+00:00",
+    "owning_team": None,
+    "breached": False,
+    "allowed_actions": [],
+    "sla": {
+        clock: {
+            "target_seconds": 3600,
+            "due_at": None,
+            "elapsed_seconds": 0,
+            "remaining_seconds": 3600,
+            "paused": False,
+            "stopped": False,
+            "breached": False,
+            "met": None,
+        }
+        for clock in ("first_response", "resolution")
+    },
 }
 QUERY = "query($id: ID!) { request(id: $id) { id title } }"
 MUTATION = """mutation($input: SubmitRequestInput!) {

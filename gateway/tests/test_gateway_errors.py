@@ -55,9 +55,9 @@ def test_server_errors_are_not_disguised_as_input_problems() -> None:
         problem_from(UpstreamError("requests", 503, {"detail": "down"}))
 
 
-def test_schema_offers_the_skeleton_operations() -> None:
+def test_schema_offers_mutations_returning_a_union_with_typed_errors() -> None:
     sdl = schema.as_str()
-    assert "submitRequest(input: SubmitRequestInput!): SubmitRequestResult!" in sdl
-    assert "union SubmitRequestResult = ServiceRequest | InvalidInput" in sdl
+    assert "submitRequest(input: SubmitRequestInput!): RequestResult!" in sdl
+    assert "union RequestResult = ServiceRequest | InvalidInput" in sdl
     assert "rating: Rating" in sdl
     assert "incentives: RequestIncentives" in sdl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import httpx
 import pytest
 
 from icr.gateway.clients import ServiceClient, UpstreamError
@@ -23,3 +24,37 @@ async def test_unreachable_service_is_an_unavailable_upstream_error() -> None:
     finally:
         await client.close()
     assert (caught.value.status, caught.value.code) == (503, "unavailable")
+
+
+class FlakyOnce(httpx.AsyncBaseTransport):
+    """Refuses the first connection, then answers: a stale pooled connection, say."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"ok": True})
+
+
+async def test_a_read_is_tried_once_more_when_it_never_reached_the_service() -> None:
+    transport = FlakyOnce()
+    client = ServiceClient("requests", "http://requests", timeout=2, transport=transport)
+    try:
+        assert await client.call("GET", "/departments") == {"ok": True}
+    finally:
+        await client.close()
+    assert transport.calls == 2
+
+
+async def test_a_write_is_not_retried() -> None:
+    transport = FlakyOnce()
+    client = ServiceClient("requests", "http://requests", timeout=2, transport=transport)
+    try:
+        with pytest.raises(UpstreamError):
+            await client.call("POST", "/requests", json={})
+    finally:
+        await client.close()
+    assert transport.calls == 1

@@ -167,6 +167,7 @@ MATRIX: dict[str, Row] = {
     "PUT /people/{person_id}": Row(
         CREATED_BY_ADMIN, body=lambda p: {"name": p, "department_id": SALES, "roles": ["admin"]}
     ),
+    "GET /people": Row(EVERYONE, params={"id": EMPLOYEE}),
     "GET /people/{person_id}": Row(EVERYONE),
     "POST /directory/import": Row(ADMIN_ONLY, body=_import),
     "PUT /catalog/items/{item_id}": Row({**CREATED_BY_ADMIN, "manager": 201}, body=_item),
@@ -200,13 +201,13 @@ MATRIX: dict[str, Row] = {
     "POST /requests/{request_id}/cancel": Row(
         REQUESTER, state="submitted", body=lambda p: {"reason": "Not needed"}
     ),
-    "POST /requests/{request_id}/comments": Row(
+    "POST /requests/{request_id}/comment": Row(
         PARTIES, state="submitted", body=lambda p: {"body": "Hello"}
     ),
-    "POST /requests/{request_id}/notes": Row(
+    "POST /requests/{request_id}/note": Row(
         PROVIDER, state="submitted", body=lambda p: {"body": "Check the budget"}
     ),
-    "POST /requests/{request_id}/subrequests": Row(
+    "POST /requests/{request_id}/subrequest": Row(
         {**PROVIDER, "agent": 201, "manager": 201, "admin": 201},
         state="accepted",
         body=lambda p: {"catalog_item_id": CONTRACT, "title": "Contract review"},
@@ -375,9 +376,9 @@ def test_an_identity_header_gains_nothing_on_a_service_port(caller: Caller) -> N
 
 # -- the gateway -----------------------------------------------------------------------------
 
-READ = "query($id: ID!) { request(id: $id) { id requesterId } }"
+READ = "query($id: ID!) { request(id: $id) { id requester { id } } }"
 SUBMIT_MUTATION = """mutation($input: SubmitRequestInput!) {
-  submitRequest(input: $input) { __typename ... on ServiceRequest { id requesterId } } }"""
+  submitRequest(input: $input) { __typename ... on ServiceRequest { id requester { id } } } }"""
 SUBMIT_INPUT = {"input": {"catalogItemId": LAPTOP, "title": "Laptop", "form": {"model": "pro"}}}
 
 
@@ -421,5 +422,5 @@ def test_gateway_operations_follow_the_services_rules(platform: Platform, caller
         submitted = graphql(platform, SUBMIT_MUTATION, SUBMIT_INPUT, bearer(person))
         assert "errors" not in submitted, (name, submitted)
         result = submitted["data"]["submitRequest"]
-        assert (result["__typename"], result["requesterId"]) == ("ServiceRequest", person)
+        assert (result["__typename"], result["requester"]["id"]) == ("ServiceRequest", person)
     assert seen == {"employee": True, "agent": True, "manager": True, "admin": True, "other": False}

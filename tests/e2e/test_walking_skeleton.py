@@ -22,7 +22,9 @@ SUBMIT = """
 mutation Submit($input: SubmitRequestInput!) {
   submitRequest(input: $input) {
     __typename
-    ... on ServiceRequest { id status providerDepartmentId requesterId resolutionDueAt }
+    ... on ServiceRequest {
+      id status providerDepartment { id } requester { id } resolutionDueAt
+    }
     ... on InvalidInput { message fields { field message } }
     ... on NotFound { message }
   }
@@ -32,7 +34,7 @@ mutation Submit($input: SubmitRequestInput!) {
 READ = """
 query Read($id: ID!) {
   request(id: $id) {
-    id title status requesterId
+    id title status requester { id }
     rating { status raterId }
     incentives { status }
   }
@@ -98,7 +100,7 @@ def test_submitted_request_is_seen_by_all_three_services(platform: Platform) -> 
         actor="ana",
     )["submitRequest"]
     assert submitted["__typename"] == "ServiceRequest", submitted
-    assert submitted["providerDepartmentId"] == "it"
+    assert submitted["providerDepartment"] == {"id": "it"}
     assert submitted["resolutionDueAt"] is not None
 
     deadline = time.monotonic() + 30
@@ -108,7 +110,7 @@ def test_submitted_request_is_seen_by_all_three_services(platform: Platform) -> 
             break
         assert time.monotonic() < deadline, f"the event did not reach both services: {request}"
         time.sleep(0.2)
-    assert request["status"] == "submitted"
+    assert request["status"] == "SUBMITTED"
     assert request["rating"] == {"status": "pending", "raterId": "ana"}
     assert request["incentives"] == {"status": "submitted"}
 

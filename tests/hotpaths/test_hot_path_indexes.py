@@ -161,12 +161,13 @@ async def exercise(requests: httpx.AsyncClient) -> list[str]:
         ids.append((await call("POST", "/requests", "ana", body))["id"])
     await call("POST", f"/requests/{ids[0]}/accept", "bo")
     await call("POST", f"/requests/{ids[0]}/start", "bo")
-    await call("POST", f"/requests/{ids[0]}/comments", "bo", {"body": "on it"})
+    await call("POST", f"/requests/{ids[0]}/comment", "bo", {"body": "on it"})
     await call("POST", f"/requests/{ids[0]}/resolve", "bo", {"note": "done"})
     await call("POST", f"/requests/{ids[1]}/assign", "ivy", {"assignee_id": "bo"})
     await call("POST", f"/requests/{ids[2]}/cancel", "ana", {"reason": "not needed"})
     await call("GET", f"/requests/{ids[0]}", "ana")
     await call("GET", "/requests/batch?" + "&".join(f"id={i}" for i in ids), "ivy")
+    await call("GET", "/people?id=ana&id=bo&id=ivy", "ana")  # the gateway's batch of people
     # The listings each role opens first, and the department queue.
     for actor in ("ana", "bo", "ivy"):
         await call("GET", "/requests", actor)

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from icr.gateway.auth import unauthenticated
+from icr.gateway.hub import Hub
 from icr.gateway.settings import GatewaySettings
 from icr.kit import context
 
 Json = dict[str, Any]
+RETRY_DELAY_SECONDS = 0.05
+
+
+def segment(value: str) -> str:
+    """A value made safe as one URL path segment: an id like `../people` or `x?y` must never
+    reach another route of a service."""
+    return quote(value, safe="")
 
 
 class UpstreamError(Exception):
@@ -31,9 +41,15 @@ class UpstreamError(Exception):
 
 
 class ServiceClient:
-    def __init__(self, name: str, base_url: str, timeout: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.name = name
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
         # The caller's own token goes to the service, which verifies it and applies its own
@@ -45,7 +61,7 @@ class ServiceClient:
         if token:
             headers["authorization"] = f"Bearer {token}"
         try:
-            response = await self.http.request(method, path, headers=headers, **kwargs)
+            response = await self._send(method, path, headers, kwargs)
         except httpx.TransportError as exc:
             # Refused, reset or timed out: the same answer a service gives when its own store
             # is down, so callers handle one shape.
@@ -65,21 +81,48 @@ class ServiceClient:
             raise UpstreamError(self.name, response.status_code, body)
         return response.json()
 
+    async def _send(
+        self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        try:
+            return await self.http.request(method, path, headers=headers, **kwargs)
+        except (httpx.ConnectError, httpx.RemoteProtocolError):
+            # A read that never reached the service (a refused or stale pooled connection) is
+            # safe to try once more; a write is not (it may have been applied), nor is a
+            # timeout (the service is slow: asking again only adds load).
+            if method != "GET":
+                raise
+            await asyncio.sleep(RETRY_DELAY_SECONDS)
+            return await self.http.request(method, path, headers=headers, **kwargs)
+
     async def close(self) -> None:
         await self.http.aclose()
 
 
 class Clients:
-    def __init__(self, settings: GatewaySettings) -> None:
-        timeout = settings.upstream_timeout
-        self.requests = ServiceClient("requests", settings.requests_url, timeout)
-        self.feedback = ServiceClient("feedback", settings.feedback_url, timeout)
-        self.incentives = ServiceClient("incentives", settings.incentives_url, timeout)
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        """`transports` replaces the network for some services (tests run them in-process)."""
+        timeout, transports = settings.upstream_timeout, transports or {}
+        self.settings = settings
+
+        def client(name: str, url: str) -> ServiceClient:
+            return ServiceClient(name, url, timeout, transports.get(name))
+
+        self.requests = client("requests", settings.requests_url)
+        self.feedback = client("feedback", settings.feedback_url)
+        self.incentives = client("incentives", settings.incentives_url)
+        # The live feed; its Kafka consumer starts with the first subscription.
+        self.hub = Hub(settings, queue_size=settings.live_queue_size)
 
     @property
     def all(self) -> Sequence[ServiceClient]:
         return (self.requests, self.feedback, self.incentives)
 
     async def close(self) -> None:
+        await self.hub.close()
         for client in self.all:
             await client.close()

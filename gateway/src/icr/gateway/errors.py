@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 
 from icr.gateway.clients import UpstreamError
 
@@ -38,6 +40,19 @@ class Conflict:
 
 
 Problem = InvalidInput | NotFound | Forbidden | Conflict
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+MAX_IDS = 1_000
+
+
+def check_ids(ids: Sequence[str], limit: int = MAX_IDS) -> list[str]:
+    """Ids of one by-ids field as strings; more than `limit` is refused before any call."""
+    if len(ids) > limit:
+        raise GraphQLError(
+            f"at most {limit} ids per field",
+            extensions={"code": BAD_USER_INPUT, "limit": limit, "found": len(ids)},
+        )
+    return [str(i) for i in ids]
 
 
 def _fields(details: dict[str, Any]) -> list[FieldError]:

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import gc
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 from fastapi import FastAPI, Request
-from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from icr.gateway.clients import Clients
-from icr.gateway.context import get_context
-from icr.gateway.schema import schema
+from icr.gateway.http import GraphQLHttp, GraphQLPost, Operations
+from icr.gateway.schema import build_schema
 from icr.gateway.settings import GatewaySettings
+from icr.gateway.websocket import LiveRouter, connection_context
 from icr.kit.auth import TokenVerifier
 from icr.kit.health import Check, Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
 from icr.kit.logging import configure_logging
 
 
-def build_app(settings: GatewaySettings | None = None) -> FastAPI:
+def build_app(
+    settings: GatewaySettings | None = None,
+    *,
+    transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+) -> FastAPI:
+    """The gateway; `transports` stands in for some services' network (tests)."""
     settings = settings or GatewaySettings()
     configure_logging(settings.service_name, settings.log_level)
 
@@ -29,12 +36,16 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         # Settings that cannot verify tokens safely stop the gateway before it serves anything.
         verifier = TokenVerifier(settings)
         app.state.verifier = verifier
-        clients = Clients(settings)
+        clients = Clients(settings, transports)
         readiness = Readiness()
         for client in clients.all:
             readiness.add(client.name, _ready_check(client.http))
         app.state.clients = clients
         app.state.readiness = readiness
+        # The schema, its caches' parents and the imported modules live as long as the
+        # process: out of the collector's sight, a full collection no longer walks them
+        # (they made the p99 of `{ __typename }` tens of milliseconds).
+        gc.freeze()
         try:
             yield
         finally:
@@ -43,14 +54,23 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="ICR gateway", lifespan=lifespan)
     deadlines = dataclasses.replace(Deadlines.of(settings), seconds=settings.deadline_seconds)
-    install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     app.include_router(health_router(lambda request: _readiness(request)))
-    graphql = GraphQLRouter(
+    production = settings.environment == "production"
+    schema = build_schema(settings.limits, production=production)
+    operations = Operations(schema, settings.limits, production=production)
+    # POST goes to the plain ASGI endpoint (queries and mutations), as the innermost
+    # middleware: the kit's causation, deadline and body limit wrap it, FastAPI's exception
+    # and routing layers do not. Strawberry's router keeps GraphiQL and the websocket.
+    app.add_middleware(GraphQLPost, endpoint=GraphQLHttp(operations), path="/graphql")
+    graphql = LiveRouter(
         schema,
-        context_getter=get_context,
+        context_getter=connection_context,
         graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app.include_router(graphql, prefix="/graphql")
+    install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     return app
 
 

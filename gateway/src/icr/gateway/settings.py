@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from icr.gateway.limits import Limits
 from icr.kit.settings import ServiceSettings
 
 
@@ -20,6 +21,39 @@ class GatewaySettings(ServiceSettings):
         "REQUEST_TIMEOUT_SECONDS plus 1 s, so a service's own 503 at its deadline gets through.",
     )
     graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at /graphql.")
+    max_query_depth: int = Field(default=12, ge=1, description="Deepest field nesting allowed.")
+    max_query_aliases: int = Field(default=30, ge=0, description="Aliases per document.")
+    max_query_tokens: int = Field(default=2_000, ge=10, description="Tokens per document.")
+    max_query_operations: int = Field(default=10, ge=1, description="Operations per document.")
+    max_query_cost: int = Field(
+        default=10_000,
+        ge=1,
+        description="Fields a query could return: a list counts its page size (first/last, "
+        "else the largest page) times the fields below it.",
+    )
+    max_page_size: int = Field(default=100, ge=1, le=100, description="Largest `first`/`last`.")
+    live_queue_size: int = Field(
+        default=100,
+        ge=1,
+        description="Events a subscription may have waiting; past that it is dropped as too slow.",
+    )
+    max_subscriptions_per_connection: int = Field(
+        default=10, ge=1, description="Subscriptions one websocket may hold at once."
+    )
+    requests_batch_limit: int = Field(
+        default=200, ge=1, description="Ids per call to the requests service's /requests/batch."
+    )
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_depth=self.max_query_depth,
+            max_aliases=self.max_query_aliases,
+            max_tokens=self.max_query_tokens,
+            max_operations=self.max_query_operations,
+            max_cost=self.max_query_cost,
+            max_page_size=self.max_page_size,
+        )
 
     @property
     def upstream_timeout(self) -> float:

@@ -27,10 +27,10 @@ async def test_request_access_follows_the_matrix(api, actor: str) -> None:
     see, accept, cancel, comment, note = MATRIX[actor]
     rid = (await api.submit("ana"))["id"]
     assert (await api.get(f"/requests/{rid}", actor)).status_code == see
-    assert (await api.post(f"/requests/{rid}/comments", actor, {"body": "hi"})).status_code == (
+    assert (await api.post(f"/requests/{rid}/comment", actor, {"body": "hi"})).status_code == (
         comment
     )
-    assert (await api.post(f"/requests/{rid}/notes", actor, {"body": "psst"})).status_code == note
+    assert (await api.post(f"/requests/{rid}/note", actor, {"body": "psst"})).status_code == note
     assert (await api.post(f"/requests/{rid}/accept", actor)).status_code == accept
     other = (await api.submit("ana"))["id"]
     assert (await api.post(f"/requests/{other}/cancel", actor, {"reason": "x"})).status_code == (
@@ -67,8 +67,8 @@ async def test_only_the_requester_may_reply_and_close(api) -> None:
 
 async def test_internal_notes_are_shown_to_the_provider_side_only(api) -> None:
     rid = (await api.submit("ana"))["id"]
-    await api.act(rid, "notes", "bo", {"body": "check the budget first"})
-    await api.act(rid, "comments", "bo", {"body": "on it"})
+    await api.act(rid, "note", "bo", {"body": "check the budget first"})
+    await api.act(rid, "comment", "bo", {"body": "on it"})
     for actor, bodies in (
         ("bo", ["check the budget first", "on it"]),
         ("ivy", ["check the budget first", "on it"]),

@@ -36,7 +36,7 @@ async def test_lifecycle_events_match_their_schemas_and_carry_the_callers_trace(
     rid = request.json()["id"]
     steps = [
         ("accept", "bo", None),
-        ("comments", "bo", {"body": "Which keyboard layout?"}),
+        ("comment", "bo", {"body": "Which keyboard layout?"}),
         ("ask", "bo", {"question": "US or German?"}),
         ("reply", "ana", {"message": "German"}),
         ("resolve", "bo", {"note": "Delivered"}),

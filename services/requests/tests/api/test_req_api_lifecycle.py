@@ -48,8 +48,8 @@ async def test_waiting_on_the_requester_pauses_the_resolution_clock(api, events)
         "submit",
         "accept",
         "assign",
-        "start_work",
-        "ask_requester",
+        "start",
+        "ask",
         "reply",
         "resolve",
     ]
@@ -138,7 +138,7 @@ async def test_illegal_transitions_are_conflicts_naming_the_status(api) -> None:
     assert error["code"] == "conflict"
     assert error["current_status"] == "submitted"
     await api.act(rid, "reject", "bo", {"reason": "Laptops come from procurement"})
-    for action, body in (("accept", None), ("comments", {"body": "hello?"})):
+    for action, body in (("accept", None), ("comment", {"body": "hello?"})):
         response = await api.post(f"/requests/{rid}/{action}", "bo", body, expect=409)
         assert response.json()["error"]["current_status"] == "rejected"
     detail = (await api.get(f"/requests/{rid}", "ana", expect=200)).json()
@@ -228,11 +228,11 @@ async def test_open_subrequests_block_the_parent_until_they_are_done(api) -> Non
     parent = (await api.submit("ana", title="Onboard a distributor"))["id"]
     child_body = {"catalog_item_id": "contract", "title": "Review the distributor contract"}
     # Only the parent's provider side raises sub-requests, and only while working on it.
-    await api.post(f"/requests/{parent}/subrequests", "bo", child_body, expect=409)
+    await api.post(f"/requests/{parent}/subrequest", "bo", child_body, expect=409)
     await api.act(parent, "accept", "bo")
-    await api.post(f"/requests/{parent}/subrequests", "ana", child_body, expect=403)
-    await api.post(f"/requests/{parent}/subrequests", "eve", child_body, expect=404)
-    child = (await api.post(f"/requests/{parent}/subrequests", "bo", child_body, expect=201)).json()
+    await api.post(f"/requests/{parent}/subrequest", "ana", child_body, expect=403)
+    await api.post(f"/requests/{parent}/subrequest", "eve", child_body, expect=404)
+    child = (await api.post(f"/requests/{parent}/subrequest", "bo", child_body, expect=201)).json()
     assert child["parent_id"] == parent
     assert child["provider_department_id"] == "legal"
     assert child["requester_department_id"] == "it"

@@ -177,3 +177,17 @@ async def test_filters_never_widen_what_an_actor_sees(api, queue) -> None:
     assert mine == [queue["ids"][i] for i in (6, 4, 2, 0)]
     assert await listed(api, "sam", department=queue["dept"]) == []
     assert await listed(api, "ana", requester="eve") == []
+
+
+async def test_people_come_in_one_batch_with_unknown_ids_absent(api) -> None:
+    query = [("id", "bo"), ("id", "cy"), ("id", "nobody"), ("id", "bo")]
+    people = (await api.get("/people", "ana", params=query, expect=200)).json()
+    assert [p["id"] for p in people] == ["bo", "cy"]
+    assert people[0]["roles"] == ["agent"]
+
+
+async def test_a_people_batch_over_the_limit_is_refused(api) -> None:
+    limit = api.settings.max_batch_ids
+    query = [("id", f"p{i}") for i in range(limit + 1)]
+    response = await api.get("/people", "ana", params=query, expect=422)
+    assert response.json()["error"]["fields"][0]["field"] == "id"

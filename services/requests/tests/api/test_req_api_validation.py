@@ -138,7 +138,7 @@ async def test_unknown_ids_are_not_found(api, path: str) -> None:
 
 async def test_acting_on_unknown_requests_or_items_is_not_found(api) -> None:
     await api.post("/requests/unknown/accept", "bo", expect=404)
-    await api.post("/requests/unknown/comments", "bo", {"body": "x"}, expect=404)
+    await api.post("/requests/unknown/comment", "bo", {"body": "x"}, expect=404)
     response = await api.post(
         "/requests", "ana", {"catalog_item_id": "nope", "title": "x", "form": {}}, expect=404
     )

@@ -54,12 +54,12 @@ REQUESTER_ONLY = {Action.REPLY, Action.CLOSE, Action.REOPEN, Action.CANCEL}
 PROVIDER_ONLY = {
     Action.ACCEPT,
     Action.ASSIGN,
-    Action.START_WORK,
-    Action.ASK_REQUESTER,
+    Action.START,
+    Action.ASK,
     Action.RESOLVE,
     Action.REJECT,
-    Action.INTERNAL_NOTE,
-    Action.ADD_SUBREQUEST,
+    Action.NOTE,
+    Action.SUBREQUEST,
 }
 
 

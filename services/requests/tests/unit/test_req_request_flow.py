@@ -185,7 +185,7 @@ def test_internal_notes_stay_internal(make_request: MakeRequest) -> None:
 
 
 def test_assigning_the_same_person_again_changes_nothing(make_request: MakeRequest) -> None:
-    request = make_request(Status.IN_PROGRESS)  # start_work assigned bo
+    request = make_request(Status.IN_PROGRESS)  # start assigned bo
     assert request.assignee_id == "bo"
     request.assign(by="bo", at=T0 + 2 * H, assignee_id="bo")
     assert request.pull_events() == []

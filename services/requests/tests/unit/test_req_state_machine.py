@@ -20,8 +20,8 @@ WORKING = {S.ACCEPTED, S.IN_PROGRESS, S.WAITING_ON_REQUESTER}
 EXPECTED: dict[Action, tuple[set[Status], Status | None]] = {
     A.ACCEPT: ({S.SUBMITTED}, S.ACCEPTED),
     A.ASSIGN: (OPEN, None),
-    A.START_WORK: ({S.ACCEPTED}, S.IN_PROGRESS),
-    A.ASK_REQUESTER: ({S.ACCEPTED, S.IN_PROGRESS}, S.WAITING_ON_REQUESTER),
+    A.START: ({S.ACCEPTED}, S.IN_PROGRESS),
+    A.ASK: ({S.ACCEPTED, S.IN_PROGRESS}, S.WAITING_ON_REQUESTER),
     A.REPLY: ({S.WAITING_ON_REQUESTER}, S.IN_PROGRESS),
     A.RESOLVE: (WORKING, S.RESOLVED),
     A.CLOSE: ({S.RESOLVED}, S.CLOSED),
@@ -29,8 +29,8 @@ EXPECTED: dict[Action, tuple[set[Status], Status | None]] = {
     A.REJECT: (OPEN, S.REJECTED),
     A.CANCEL: (OPEN, S.CANCELLED),
     A.COMMENT: (OPEN | {S.RESOLVED}, None),
-    A.INTERNAL_NOTE: (set(Status), None),
-    A.ADD_SUBREQUEST: (WORKING, None),
+    A.NOTE: (set(Status), None),
+    A.SUBREQUEST: (WORKING, None),
 }
 
 
@@ -40,9 +40,9 @@ def perform(request: ServiceRequest, action: Action, at: datetime = LATER) -> No
             request.accept(by="bo", at=at)
         case A.ASSIGN:
             request.assign(by="bo", at=at, assignee_id="cy")
-        case A.START_WORK:
+        case A.START:
             request.start_work(by="bo", at=at)
-        case A.ASK_REQUESTER:
+        case A.ASK:
             request.ask_requester(by="bo", at=at, question="Which colour?")
         case A.REPLY:
             request.reply(by="ana", at=at, message="Blue")
@@ -58,9 +58,9 @@ def perform(request: ServiceRequest, action: Action, at: datetime = LATER) -> No
             request.cancel(by="ana", at=at)
         case A.COMMENT:
             request.comment(by="bo", at=at, body="On it", by_provider=True)
-        case A.INTERNAL_NOTE:
+        case A.NOTE:
             request.add_internal_note(by="bo", at=at, body="Check stock")
-        case A.ADD_SUBREQUEST:
+        case A.SUBREQUEST:
             request.add_subrequest(by="bo", at=at, child_id="child-1")
 
 
@@ -105,7 +105,7 @@ def test_status_changes_record_status_changed(make_request: MakeRequest) -> None
     request.start_work(by="bo", at=LATER)
     changed = [e for e in request.pull_events() if e.event_type.endswith("status_changed")]
     assert [(e.from_status, e.to_status, e.action) for e in changed] == [  # type: ignore[attr-defined]
-        ("accepted", "in_progress", "start_work")
+        ("accepted", "in_progress", "start")
     ]
 
 

@@ -45,7 +45,9 @@ class RequestsSettings(ServiceSettings):
     )
     default_page_size: int = Field(default=50, ge=1, description="Page size of GET /requests.")
     max_page_size: int = Field(default=200, ge=1, description="Largest page GET /requests serves.")
-    max_batch_ids: int = Field(default=200, ge=1, description="Most ids in GET /requests/batch.")
+    max_batch_ids: int = Field(
+        default=200, ge=1, description="Most ids in GET /requests/batch and GET /people."
+    )
     max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from icr.requests.api.deps import ActorDep, DepsDep
+from icr.requests.api.deps import ActorDep, DepsDep, strict_query
 from icr.requests.api.schemas import ID_PATTERN, DepartmentIn, PersonIn
 from icr.requests.api.views import DepartmentOut, ImportOut, PersonOut
 from icr.requests.handlers import directory, importing
@@ -40,6 +40,16 @@ async def put_person(
     saved = await directory.upsert_person(person, actor=actor, deps=deps)
     response.status_code = 201 if saved.created else 200
     return PersonOut.of(person)
+
+
+@router.get("/people", response_model=list[PersonOut], dependencies=[Depends(strict_query("id"))])
+async def batch_people(
+    actor: ActorDep,
+    deps: DepsDep,
+    id: Annotated[list[Annotated[str, Query(pattern=ID_PATTERN)]], Query(min_length=1)],
+) -> list[PersonOut]:
+    """The people among `id`; unknown ids are absent (the gateway's batch of names)."""
+    return [PersonOut.of(p) for p in await directory.get_people(id, deps=deps)]
 
 
 @router.get("/people/{person_id}", response_model=PersonOut)

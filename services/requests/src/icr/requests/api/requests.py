@@ -23,7 +23,7 @@ from icr.requests.api.schemas import (
 from icr.requests.api.views import RequestDetailOut, RequestOut, RequestPageOut
 from icr.requests.domain.catalog import Priority
 from icr.requests.domain.errors import FieldError, FormInvalid
-from icr.requests.domain.lifecycle import Status
+from icr.requests.domain.lifecycle import Action, Status
 from icr.requests.handlers import lifecycle, reads
 from icr.requests.handlers.submit import Submission, submit_request
 from icr.requests.store import RequestFilters, SortKey
@@ -137,22 +137,28 @@ async def get_request(request_id: str, actor: ActorDep, deps: DepsDep) -> Reques
 Detail = RequestDetailOut
 
 
-@router.post("/{request_id}/accept", response_model=Detail)
+def action_path(action: Action) -> str:
+    """Each action's path is its name: the same word in allowed_actions, here, and the
+    gateway's mutation."""
+    return f"/{{request_id}}/{action}"
+
+
+@router.post(action_path(Action.ACCEPT), response_model=Detail)
 async def accept(request_id: str, actor: ActorDep, deps: DepsDep) -> Detail:
     return Detail.of(await lifecycle.accept(request_id, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/assign", response_model=Detail)
+@router.post(action_path(Action.ASSIGN), response_model=Detail)
 async def assign(request_id: str, body: AssignIn, actor: ActorDep, deps: DepsDep) -> Detail:
     return Detail.of(await lifecycle.assign(request_id, body.assignee_id, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/start", response_model=Detail)
+@router.post(action_path(Action.START), response_model=Detail)
 async def start(request_id: str, actor: ActorDep, deps: DepsDep) -> Detail:
     return Detail.of(await lifecycle.start_work(request_id, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/ask", response_model=Detail)
+@router.post(action_path(Action.ASK), response_model=Detail)
 async def ask(request_id: str, body: AskIn, actor: ActorDep, deps: DepsDep) -> Detail:
     """Ask the requester; the resolution clock pauses until they reply."""
     return Detail.of(
@@ -160,51 +166,51 @@ async def ask(request_id: str, body: AskIn, actor: ActorDep, deps: DepsDep) -> D
     )
 
 
-@router.post("/{request_id}/reply", response_model=Detail)
+@router.post(action_path(Action.REPLY), response_model=Detail)
 async def reply(request_id: str, body: ReplyIn, actor: ActorDep, deps: DepsDep) -> Detail:
     """The requester answers; the resolution clock resumes."""
     return Detail.of(await lifecycle.reply(request_id, body.message, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/resolve", response_model=Detail)
+@router.post(action_path(Action.RESOLVE), response_model=Detail)
 async def resolve(request_id: str, body: ResolveIn, actor: ActorDep, deps: DepsDep) -> Detail:
     return Detail.of(await lifecycle.resolve(request_id, body.note, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/close", response_model=Detail)
+@router.post(action_path(Action.CLOSE), response_model=Detail)
 async def close(request_id: str, actor: ActorDep, deps: DepsDep) -> Detail:
     """The requester confirms the resolution."""
     return Detail.of(await lifecycle.close(request_id, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/reopen", response_model=Detail)
+@router.post(action_path(Action.REOPEN), response_model=Detail)
 async def reopen(request_id: str, body: ReasonIn, actor: ActorDep, deps: DepsDep) -> Detail:
     return Detail.of(await lifecycle.reopen(request_id, body.reason, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/reject", response_model=Detail)
+@router.post(action_path(Action.REJECT), response_model=Detail)
 async def reject(request_id: str, body: ReasonIn, actor: ActorDep, deps: DepsDep) -> Detail:
     return Detail.of(await lifecycle.reject(request_id, body.reason, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/cancel", response_model=Detail)
+@router.post(action_path(Action.CANCEL), response_model=Detail)
 async def cancel(request_id: str, body: CancelIn, actor: ActorDep, deps: DepsDep) -> Detail:
     return Detail.of(await lifecycle.cancel(request_id, body.reason, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/comments", response_model=Detail)
+@router.post(action_path(Action.COMMENT), response_model=Detail)
 async def comment(request_id: str, body: BodyIn, actor: ActorDep, deps: DepsDep) -> Detail:
     """A public comment (from the requester while waiting, it is their reply)."""
     return Detail.of(await lifecycle.comment(request_id, body.body, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/notes", response_model=Detail)
+@router.post(action_path(Action.NOTE), response_model=Detail)
 async def note(request_id: str, body: BodyIn, actor: ActorDep, deps: DepsDep) -> Detail:
     """An internal note, visible to the provider side only and never published."""
     return Detail.of(await lifecycle.add_note(request_id, body.body, actor=actor, deps=deps))
 
 
-@router.post("/{request_id}/subrequests", status_code=201, response_model=Detail)
+@router.post(action_path(Action.SUBREQUEST), status_code=201, response_model=Detail)
 async def subrequest(request_id: str, body: SubrequestIn, actor: ActorDep, deps: DepsDep) -> Detail:
     """Raise a sub-request to another department; returns the new child request."""
     submission = Submission(

@@ -27,12 +27,12 @@ PROVIDER_ACTIONS = frozenset(
     {
         Action.ACCEPT,
         Action.ASSIGN,
-        Action.START_WORK,
-        Action.ASK_REQUESTER,
+        Action.START,
+        Action.ASK,
         Action.RESOLVE,
         Action.REJECT,
-        Action.INTERNAL_NOTE,
-        Action.ADD_SUBREQUEST,
+        Action.NOTE,
+        Action.SUBREQUEST,
     }
 )
 PROVIDER_ROLES = frozenset({Role.AGENT, Role.MANAGER})

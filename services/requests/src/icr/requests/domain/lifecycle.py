@@ -22,10 +22,14 @@ class Status(StrEnum):
 
 
 class Action(StrEnum):
+    """The one vocabulary of request actions: `allowed_actions`, the REST path of each action
+    (`POST /requests/{id}/{action}`), the gateway's mutation of the same name, the history's
+    `action` and the status_changed event's `action` all use these values."""
+
     ACCEPT = "accept"
     ASSIGN = "assign"
-    START_WORK = "start_work"
-    ASK_REQUESTER = "ask_requester"
+    START = "start"
+    ASK = "ask"
     REPLY = "reply"
     RESOLVE = "resolve"
     CLOSE = "close"
@@ -33,8 +37,8 @@ class Action(StrEnum):
     REJECT = "reject"
     CANCEL = "cancel"
     COMMENT = "comment"
-    INTERNAL_NOTE = "internal_note"
-    ADD_SUBREQUEST = "add_subrequest"
+    NOTE = "note"
+    SUBREQUEST = "subrequest"
 
 
 S = Status
@@ -48,8 +52,8 @@ CHILD_DONE = frozenset({S.RESOLVED, S.CLOSED, S.REJECTED, S.CANCELLED})
 TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.ACCEPT: (frozenset({S.SUBMITTED}), S.ACCEPTED),
     Action.ASSIGN: (OPEN, None),
-    Action.START_WORK: (frozenset({S.ACCEPTED}), S.IN_PROGRESS),
-    Action.ASK_REQUESTER: (frozenset({S.ACCEPTED, S.IN_PROGRESS}), S.WAITING_ON_REQUESTER),
+    Action.START: (frozenset({S.ACCEPTED}), S.IN_PROGRESS),
+    Action.ASK: (frozenset({S.ACCEPTED, S.IN_PROGRESS}), S.WAITING_ON_REQUESTER),
     Action.REPLY: (frozenset({S.WAITING_ON_REQUESTER}), S.IN_PROGRESS),
     Action.RESOLVE: (WORKING, S.RESOLVED),
     Action.CLOSE: (frozenset({S.RESOLVED}), S.CLOSED),
@@ -57,8 +61,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.REJECT: (OPEN, S.REJECTED),
     Action.CANCEL: (OPEN, S.CANCELLED),
     Action.COMMENT: (frozenset(Status) - TERMINAL, None),
-    Action.INTERNAL_NOTE: (frozenset(Status), None),
-    Action.ADD_SUBREQUEST: (WORKING, None),
+    Action.NOTE: (frozenset(Status), None),
+    Action.SUBREQUEST: (WORKING, None),
 }
 
 

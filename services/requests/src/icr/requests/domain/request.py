@@ -165,21 +165,21 @@ class ServiceRequest(RequestState):
 
     def start_work(self, *, by: str, at: datetime) -> None:
         """Start work; whoever starts an unassigned request becomes its assignee."""
-        check_transition(Action.START_WORK, self.status)
+        check_transition(Action.START, self.status)
         if self.assignee_id is None:
             self.assign(by=by, at=at, assignee_id=by)
-        to, at = self._begin(Action.START_WORK, at)
-        self._finish(Action.START_WORK, to, by, at)
+        to, at = self._begin(Action.START, at)
+        self._finish(Action.START, to, by, at)
 
     def ask_requester(self, *, by: str, at: datetime, question: str) -> Comment:
         """Ask the requester something; the resolution clock pauses until they reply."""
-        to, at = self._begin(Action.ASK_REQUESTER, at)
+        to, at = self._begin(Action.ASK, at)
         comment = self._add_comment(by, at, text("question", question), public=True)
         self.resolution = self.resolution.pause(at)
         self.record(
             RequestWaiting(request_id=self.id, asked_by=by, question=comment.body, waiting_since=at)
         )
-        self._finish(Action.ASK_REQUESTER, to, by, at, comment_id=comment.id)
+        self._finish(Action.ASK, to, by, at, comment_id=comment.id)
         return comment
 
     def resolve(self, *, by: str, at: datetime, note: str) -> None:
@@ -329,7 +329,7 @@ class ServiceRequest(RequestState):
         self, *, by: str, at: datetime, body: str, comment_id: str | None = None
     ) -> Comment:
         """A note for the provider side only: no event, and the history keeps only its id."""
-        to, at = self._begin(Action.INTERNAL_NOTE, at)
+        to, at = self._begin(Action.NOTE, at)
         note = self._add_comment(by, at, text("note", body), public=False, comment_id=comment_id)
-        self._finish(Action.INTERNAL_NOTE, to, by, at, comment_id=note.id)
+        self._finish(Action.NOTE, to, by, at, comment_id=note.id)
         return note

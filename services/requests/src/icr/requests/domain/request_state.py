@@ -92,11 +92,11 @@ class RequestState(SlaChecks):
     # --- sub-requests ---------------------------------------------------------------------------
 
     def add_subrequest(self, *, by: str, at: datetime, child_id: str) -> None:
-        to, at = self._begin(Action.ADD_SUBREQUEST, at)
+        to, at = self._begin(Action.SUBREQUEST, at)
         if child_id == self.id or child_id in self.children:
             raise InvalidInput(f"{child_id} is already linked to this request")
         self.children[child_id] = Status.SUBMITTED
-        self._finish(Action.ADD_SUBREQUEST, to, by, at, child_id=child_id)
+        self._finish(Action.SUBREQUEST, to, by, at, child_id=child_id)
 
     def note_child_status(self, child_id: str, status: Status, *, at: datetime) -> None:
         """Mirror a child's status (from its events); allowed in any status of the parent."""

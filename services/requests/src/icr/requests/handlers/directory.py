@@ -90,5 +90,14 @@ async def get_person(person_id: str, *, deps: Deps) -> Person:
     return found.value
 
 
+async def get_people(person_ids: list[str], *, deps: Deps) -> list[Person]:
+    """The people among `person_ids` (unknown ids are absent), at most `max_batch_ids`."""
+    limit = deps.settings.max_batch_ids
+    if len(set(person_ids)) > limit:
+        raise FormInvalid([FieldError("id", "too_many", f"at most {limit} ids per call")])
+    found = await deps.directory.people_by_ids(dict.fromkeys(person_ids))
+    return [found[i].value for i in dict.fromkeys(person_ids) if i in found]
+
+
 async def list_departments(*, deps: Deps) -> list[Department]:
     return await deps.directory.all_departments()

@@ -22,7 +22,7 @@ from icr.requests.handlers.subrequests import refresh_children, sync_parent
 Change = Callable[[ServiceRequest, datetime], Awaitable[None]]
 
 # Actions that add to the conversation, capped so a document stays far below MongoDB's 16 MB.
-_TALK = frozenset({Action.COMMENT, Action.INTERNAL_NOTE, Action.ASK_REQUESTER, Action.REPLY})
+_TALK = frozenset({Action.COMMENT, Action.NOTE, Action.ASK, Action.REPLY})
 
 
 async def _act(
@@ -78,14 +78,14 @@ async def start_work(request_id: str, *, actor: Actor, deps: Deps) -> RequestVie
     async def change(r: ServiceRequest, at: datetime) -> None:
         r.start_work(by=actor.person_id, at=at)
 
-    return await _act(request_id, Action.START_WORK, change, actor=actor, deps=deps)
+    return await _act(request_id, Action.START, change, actor=actor, deps=deps)
 
 
 async def ask_requester(request_id: str, question: str, *, actor: Actor, deps: Deps) -> RequestView:
     async def change(r: ServiceRequest, at: datetime) -> None:
         r.ask_requester(by=actor.person_id, at=at, question=question)
 
-    return await _act(request_id, Action.ASK_REQUESTER, change, actor=actor, deps=deps)
+    return await _act(request_id, Action.ASK, change, actor=actor, deps=deps)
 
 
 async def reply(request_id: str, message: str, *, actor: Actor, deps: Deps) -> RequestView:
@@ -146,4 +146,4 @@ async def add_note(request_id: str, body: str, *, actor: Actor, deps: Deps) -> R
     async def change(r: ServiceRequest, at: datetime) -> None:
         r.add_internal_note(by=actor.person_id, at=at, body=body)
 
-    return await _act(request_id, Action.INTERNAL_NOTE, change, actor=actor, deps=deps)
+    return await _act(request_id, Action.NOTE, change, actor=actor, deps=deps)

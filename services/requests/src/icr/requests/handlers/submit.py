@@ -36,8 +36,8 @@ async def submit_request(submission: Submission, *, actor: Actor, deps: Deps) ->
     if submission.parent_id is not None:
         # Raising a sub-request is the parent's provider side's job, while it is being worked.
         parent = await load_visible(submission.parent_id, actor, deps)
-        authorize(actor, parent.value, Action.ADD_SUBREQUEST)
-        check_transition(Action.ADD_SUBREQUEST, parent.value.status)
+        authorize(actor, parent.value, Action.SUBREQUEST)
+        check_transition(Action.SUBREQUEST, parent.value.status)
     item = await deps.catalog.current(submission.catalog_item_id)
     if item is None:
         raise NotFound(f"catalog item {submission.catalog_item_id} not found")

@@ -27,6 +27,14 @@ PRIORITY_RANK = {Priority.LOW: 0, Priority.MEDIUM: 1, Priority.HIGH: 2, Priority
 SLA_DUE = "sla_next_check_at"
 AUTO_CLOSE_DUE = "auto_close_at"
 
+# Action names before the one vocabulary (issue 11); history written then reads in today's words.
+_RENAMED = {
+    "start_work": "start",
+    "ask_requester": "ask",
+    "internal_note": "note",
+    "add_subrequest": "subrequest",
+}
+
 
 def _clock_to_doc(clock: SlaClock) -> Document:
     return {
@@ -144,7 +152,9 @@ def request_from_doc(doc: Document) -> ServiceRequest:
             for c in doc.get("comments", [])
         ],
         history=[
-            HistoryEntry(h["actor_id"], h["action"], h["at"], h.get("details", {}))
+            HistoryEntry(
+                h["actor_id"], _RENAMED.get(h["action"], h["action"]), h["at"], h.get("details", {})
+            )
             for h in doc.get("history", [])
         ],
     )

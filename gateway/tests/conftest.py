@@ -1,0 +1,162 @@
+"""The gateway in-process in front of the real requests service (in-process too, on the real
+Kafka and store), every call between them counted at the service's door."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from icr.gateway.main import build_app
+from icr.gateway.settings import GatewaySettings
+from icr.kit.testing import auth_settings_for_test, bearer, service_settings_for_test, wait_ready
+from icr.requests.main import build_app as build_requests
+from icr.requests.settings import RequestsSettings
+
+ADMIN = "gw-admin"
+WEEK = {d: "09:00-18:00" for d in ("mon", "tue", "wed", "thu", "fri")}
+PEOPLE = {
+    "ana": ("sales", ["employee"]),
+    "sam": ("sales", ["manager"]),
+    "bo": ("it", ["agent"]),
+    "ivy": ("it", ["manager"]),
+    "eve": ("hr", ["agent"]),
+}
+TARGETS = {
+    p: {"first_response_minutes": 60, "resolution_minutes": 960}
+    for p in ("low", "medium", "high", "critical")
+}
+LAPTOP = {
+    "provider_department_id": "it",
+    "name": {"en": "New laptop", "zh-CN": "新笔记本电脑"},
+    "owning_team": "it-desk",
+    "fields": [
+        {"type": "choice", "name": "model", "required": True, "options": ["standard", "pro"]},
+        {"type": "number", "name": "quantity", "minimum": 1, "maximum": 5, "integer": True},
+    ],
+    "targets": TARGETS,
+}
+CONTRACT = {
+    "provider_department_id": "hr",
+    "name": {"en": "Contract review"},
+    "owning_team": "hr-desk",
+    "targets": TARGETS,
+}
+
+
+@dataclass
+class Counting(httpx.AsyncBaseTransport):
+    """The requests service's door: records every call the gateway makes."""
+
+    inner: httpx.AsyncBaseTransport
+    calls: list[tuple[str, str, int]] = field(default_factory=list)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        ids = len(request.url.params.get_list("id"))
+        self.calls.append((request.method, request.url.path, ids))
+        return await self.inner.handle_async_request(request)
+
+    def paths(self) -> list[str]:
+        return [f"{m} {p}" for m, p, _ in self.calls]
+
+
+@dataclass
+class Stack:
+    gateway: httpx.AsyncClient
+    requests: httpx.AsyncClient
+    door: Counting
+    settings: RequestsSettings
+    admin: str = ADMIN
+
+    def gateway_settings(self, **overrides: Any) -> GatewaySettings:
+        """Settings of a gateway in front of this requests service, on its Kafka topics."""
+        return GatewaySettings(
+            **auth_settings_for_test(),
+            requests_url="http://requests",
+            kafka_bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            kafka_topic_prefix=self.settings.kafka_topic_prefix,
+            **overrides,
+        )
+
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, *, actor: str
+    ) -> httpx.Response:
+        return await self.gateway.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=as_(actor)
+        )
+
+    async def graphql(
+        self, query: str, variables: dict[str, Any] | None = None, *, actor: str
+    ) -> dict[str, Any]:
+        response = await self.raw(query, variables, actor=actor)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        return dict(body["data"])
+
+    async def submit(self, actor: str = "ana", item: str = "laptop", **extra: Any) -> str:
+        body = {"catalog_item_id": item, "title": "Laptop", "form": {"model": "pro"}, **extra}
+        response = await self.requests.post("/requests", json=body, headers=as_(actor))
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+
+def as_(person: str) -> dict[str, str]:
+    """A person's bearer token."""
+    return bearer(person)
+
+
+async def _seed(http: httpx.AsyncClient) -> None:
+    for dept in ("it", "sales", "hr"):  # managers once their people exist
+        body = {
+            "name": {"en": dept.upper(), "zh-CN": f"{dept}部"},
+            "calendar": {"timezone": "Asia/Shanghai", "week": WEEK},
+        }
+        response = await http.put(f"/departments/{dept}", json=body, headers=as_(ADMIN))
+        assert response.status_code in (200, 201), response.text
+    for person, (dept, roles) in PEOPLE.items():
+        body = {"name": person.title(), "department_id": dept, "roles": roles}
+        response = await http.put(f"/people/{person}", json=body, headers=as_(ADMIN))
+        assert response.status_code in (200, 201), response.text
+    for dept, manager in (("it", "ivy"), ("sales", "sam")):
+        body = {
+            "name": {"en": dept.upper(), "zh-CN": f"{dept}部"},
+            "manager_id": manager,
+            "calendar": {"timezone": "Asia/Shanghai", "week": WEEK},
+        }
+        response = await http.put(f"/departments/{dept}", json=body, headers=as_(ADMIN))
+        assert response.status_code in (200, 201), response.text
+    for item, body in (("laptop", LAPTOP), ("contract", CONTRACT)):
+        response = await http.put(f"/catalog/items/{item}", json=body, headers=as_(ADMIN))
+        assert response.status_code in (200, 201), response.text
+
+
+@pytest.fixture(scope="module")
+async def stack() -> AsyncIterator[Stack]:
+    settings = service_settings_for_test(RequestsSettings, bootstrap_admins=ADMIN)
+    service = build_requests(settings)
+    async with LifespanManager(service) as running:
+        inner = httpx.ASGITransport(app=running.app)
+        async with httpx.AsyncClient(transport=inner, base_url="http://requests") as direct:
+            await wait_ready(direct)
+            await _seed(direct)
+            door = Counting(inner)
+            stack = Stack(None, direct, door, settings)  # type: ignore[arg-type]
+            app = build_app(stack.gateway_settings(), transports={"requests": door})
+            async with LifespanManager(app) as gateway_app:
+                transport = httpx.ASGITransport(app=gateway_app.app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://gateway"
+                ) as gateway:
+                    stack.gateway = gateway
+                    yield stack
+
+
+@pytest.fixture
+def unique() -> str:
+    return secrets.token_hex(3)
