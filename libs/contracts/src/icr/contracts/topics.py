@@ -24,9 +24,12 @@ REQUESTS = Topic("icr.requests.request", partitions=6, owner="requests")
 DIRECTORY = Topic("icr.requests.directory", partitions=3, owner="requests")
 CATALOG = Topic("icr.requests.catalog", partitions=3, owner="requests")
 RATINGS = Topic("icr.feedback.rating", partitions=6, owner="feedback")
+CAMPAIGNS = Topic("icr.feedback.campaign", partitions=3, owner="feedback")
+EVALUATIONS = Topic("icr.feedback.evaluation", partitions=3, owner="feedback")
+SCORES = Topic("icr.feedback.score", partitions=3, owner="feedback")
 LEDGER = Topic("icr.incentives.ledger", partitions=6, owner="incentives")
 
-ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, LEDGER)
+ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, CAMPAIGNS, EVALUATIONS, SCORES, LEDGER)
 
 
 def owned_by(service: str) -> tuple[Topic, ...]:
