@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from icr.contracts.base import Event
-from icr.contracts.registry import registry
 from pydantic import BaseModel, ConfigDict
 
+from icr.contracts.base import Event
+from icr.contracts.registry import registry
 from icr.contracts.topics import CAMPAIGNS, EVALUATIONS, RATINGS, SCORES, Topic
 
 

@@ -1,0 +1,82 @@
+"""What use cases depend on, bundled so routes, consumers, timers and tests hand them over."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from icr.feedback.domain.policy import FeedbackPolicy
+from icr.feedback.handlers.ports import (
+    CampaignRepository,
+    CapCounter,
+    Directory,
+    RatingRepository,
+    ScoreRepository,
+    ServedRepository,
+)
+from icr.feedback.settings import FeedbackSettings
+from icr.feedback.store import CampaignStore, CapStore, RatingStore, ScoreStore, ServedStore
+from icr.kit.clock import Clock, system_clock
+from icr.kit.directory import DirectoryView
+from icr.kit.lease import ServerClock
+from icr.kit.mongo import Mongo
+from icr.kit.outbox import ConcurrentUpdate, Outbox
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Deps:
+    ratings: RatingRepository
+    caps: CapCounter
+    served: ServedRepository
+    campaigns: CampaignRepository
+    scores: ScoreRepository
+    directory: Directory
+    settings: FeedbackSettings
+    clock: Clock = system_clock
+    store_clock: ServerClock | None = None
+
+    @property
+    def policy(self) -> FeedbackPolicy:
+        return self.settings.policy
+
+    @classmethod
+    def build(
+        cls,
+        mongo: Mongo,
+        outbox: Outbox,
+        settings: FeedbackSettings,
+        clock: Clock = system_clock,
+        *,
+        store_clock: ServerClock | None = None,
+    ) -> Deps:
+        return cls(
+            ratings=RatingStore(mongo, outbox),
+            caps=CapStore(mongo),
+            served=ServedStore(mongo),
+            campaigns=CampaignStore(mongo, outbox),
+            scores=ScoreStore(mongo, outbox),
+            directory=DirectoryView(mongo),
+            settings=settings,
+            clock=clock,
+            store_clock=store_clock,
+        )
+
+
+async def retrying(deps: Deps, attempt: Callable[[], Awaitable[T]]) -> T:
+    """Runs a read-decide-write `attempt` again when another writer won the race."""
+    tries = deps.settings.write_retries
+    for n in range(1, tries + 1):
+        try:
+            return await attempt()
+        except ConcurrentUpdate:
+            if n == tries:
+                raise
+            log.info("concurrent update; retrying", extra={"attempt": n})
+            await asyncio.sleep(0.005 * n)
+    raise AssertionError("unreachable")
