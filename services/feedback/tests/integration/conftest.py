@@ -34,9 +34,7 @@ class Running:
     async def call(self, method: str, path: str, actor: str, **kwargs: Any) -> httpx.Response:
         return await self.http.request(method, path, headers=bearer(actor), **kwargs)
 
-    async def until(
-        self, probe: Callable[[], Awaitable[Any]], timeout: float = 20.0
-    ) -> Any:
+    async def until(self, probe: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
         async with asyncio.timeout(timeout):
             while not (found := await probe()):
                 await asyncio.sleep(0.1)
