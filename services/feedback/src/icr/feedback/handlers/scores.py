@@ -18,7 +18,7 @@ from icr.feedback.handlers.deps import Deps
 from icr.feedback.store import Level, StoredCell, score_id
 from icr.kit.directory import Member
 from icr.kit.outbox import ConcurrentUpdate
-from icr.kit.periods import PeriodKind, bounds
+from icr.kit.periods import PeriodKind, bounds, period_key
 
 
 def _publish_at(deps: Deps) -> datetime:
@@ -128,6 +128,10 @@ async def publish_score_when_due(sid: str, now: datetime, *, deps: Deps) -> bool
     except ConcurrentUpdate:
         return False
     return True
+
+
+def period_key_of(at: datetime, kind: PeriodKind = PeriodKind.MONTH) -> str:
+    return period_key(kind, at)
 
 
 def check_period(kind: PeriodKind, key: str) -> None:
