@@ -3,11 +3,14 @@ a low rating opens a recovery request in the requests service, and its resolutio
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
+from icr.contracts import topics
 from icr.kit.periods import PeriodKind, period_key
+from icr.kit.testing import read_keyed
 
 pytestmark = pytest.mark.infra
 
@@ -101,6 +104,22 @@ async def test_ratings_update_the_department_and_pair_scores(platform) -> None:
         # Sales' manager is no reader of IT's scores.
         refused = await p.fb("GET", path, "sam", params={"period": "month", "key": key})
         assert refused.status_code == 403
+
+        # The timer publishes the cell's new numbers as `feedback.score.updated`.
+        def with_both(records: list) -> bool:
+            return any(json.loads(r.value)["data"]["ratings"] == 2 for r in records)
+
+        records = await read_keyed(
+            p.feedback_settings.kafka_bootstrap_servers,
+            p.feedback_settings.topic_name(topics.SCORES.name),
+            f"month|{key}|it|*",
+            until=with_both,
+        )
+        published = [json.loads(r.value) for r in records]
+        assert {e["type"] for e in published} == {"feedback.score.updated"}
+        last = published[-1]["data"]
+        assert (last["average"], last["calibrated"], last["distinct_raters"]) == (4.0, 4.0, 2)
+        assert [e["sequence"] for e in published] == list(range(1, len(published) + 1))
 
 
 def _bearer(actor: str) -> dict[str, str]:

@@ -15,13 +15,14 @@ from icr.contracts.requests import DepartmentUpserted, PersonUpserted, RequestRe
 from icr.feedback.domain.campaign import Answer, Campaign
 from icr.feedback.domain.errors import Conflict
 from icr.feedback.domain.rating import Rating
+from icr.feedback.domain.scores import Cell
 from icr.feedback.handlers.deps import Deps
 from icr.feedback.settings import FeedbackSettings
-from icr.feedback.store import Level, StoredCell, Versioned
+from icr.feedback.store import Level, StoredCell, Versioned, score_id
 from icr.kit.clock import SettableClock
 from icr.kit.directory import KnownDepartment, KnownPerson, Member
 from icr.kit.outbox import ConcurrentUpdate
-from icr.kit.periods import PeriodKind
+from icr.kit.periods import PeriodKind, keys_of
 
 T0 = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 
@@ -240,21 +241,103 @@ class FakeCampaigns:
 
 
 class FakeScores:
-    """Not the projection itself (that one is tested on the real store): reads find nothing."""
+    """The score projection in memory: the same cells, once per event id (`apply_once`)."""
 
-    async def add(self, **_: Any) -> None:
-        return None
+    def __init__(self, outbox: FakeOutbox) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.outbox = outbox
+
+    async def add(
+        self,
+        *,
+        event_id: str,
+        at: datetime,
+        provider: str,
+        consumer: str,
+        inc: dict[str, int],
+        add_to_set: dict[str, str] | None = None,
+        publish_at: datetime | None = None,
+    ) -> None:
+        for kind, key in keys_of(at).items():
+            targets = (
+                (Level.DEPARTMENT, provider, None),
+                (Level.PAIR, provider, consumer),
+                (Level.ORGANISATION, "*", None),
+            )
+            for level, prov, cons in targets:
+                sid = score_id(kind, key, prov, cons)
+                doc = self.docs.setdefault(
+                    sid,
+                    {
+                        "period": kind.value,
+                        "period_key": key,
+                        "level": level,
+                        "provider": prov,
+                        "consumer": cons,
+                        "counts": {},
+                        "sets": {},
+                        "applied": set(),
+                        "version": 0,
+                    },
+                )
+                if event_id in doc["applied"]:
+                    continue
+                doc["applied"].add(event_id)
+                doc["version"] += 1
+                for name, value in inc.items():
+                    doc["counts"][name] = doc["counts"].get(name, 0) + value
+                for set_name, member_id in (add_to_set or {}).items():
+                    doc["sets"].setdefault(set_name, set()).add(member_id)
+                if publish_at is not None and level is not Level.ORGANISATION:
+                    doc["publish_at"] = min(doc.get("publish_at") or publish_at, publish_at)
+
+    def _stored(self, sid: str) -> StoredCell:
+        doc = self.docs[sid]
+        counts = doc["counts"]
+        return StoredCell(
+            score_id=sid,
+            period=doc["period"],
+            period_key=doc["period_key"],
+            level=doc["level"],
+            provider_department_id=doc["provider"],
+            consumer_department_id=doc["consumer"],
+            cell=Cell(
+                invitations=counts.get("invitations", 0),
+                ratings=counts.get("ratings", 0),
+                stars_sum=counts.get("stars_sum", 0),
+                distribution={
+                    k.split(".")[1]: v for k, v in counts.items() if k.startswith("dist.")
+                },
+                distinct_raters=len(doc["sets"].get("raters", ())),
+                nps_respondents=counts.get("nps_respondents", 0),
+                promoters=counts.get("promoters", 0),
+                detractors=counts.get("detractors", 0),
+            ),
+        )
 
     async def cell(self, sid: str) -> Versioned[StoredCell] | None:
-        return None
+        if sid not in self.docs:
+            return None
+        return Versioned(self._stored(sid), self.docs[sid]["version"])
 
     async def cells(
         self, kind: PeriodKind, key: str, level: Level, provider: str | None = None
     ) -> list[StoredCell]:
-        return []
+        found = [
+            self._stored(sid)
+            for sid, doc in self.docs.items()
+            if (doc["period"], doc["period_key"], doc["level"]) == (kind.value, key, level)
+            and (provider is None or doc["provider"] == provider)
+        ]
+        return sorted(found, key=lambda c: c.provider_department_id)
 
     async def publish(self, cell: Versioned[StoredCell], events: list[object]) -> None:
-        return None
+        doc = self.docs[cell.value.score_id]
+        if doc["version"] != cell.version:
+            raise ConcurrentUpdate(cell.value.score_id)
+        doc["version"] += 1
+        doc.pop("publish_at", None)
+        self.outbox.events += [e for e in events if isinstance(e, Event)]
 
 
 class FakeDirectory:
@@ -294,7 +377,7 @@ def in_memory(**overrides: Any) -> FakeWorld:
         caps=FakeCaps(),
         served=FakeServed(),
         campaigns=campaigns,
-        scores=FakeScores(),
+        scores=FakeScores(outbox),
         directory=FakeDirectory(),
         settings=settings,
         clock=clock,

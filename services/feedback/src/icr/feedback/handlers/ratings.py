@@ -20,7 +20,7 @@ class Answer:
     dimensions: dict[str, int] = field(default_factory=dict)
 
 
-async def _load(request_id: str, member: Member, deps: Deps) -> Versioned[Rating]:
+async def _load(request_id: str, deps: Deps) -> Versioned[Rating]:
     loaded = await deps.ratings.get(request_id)
     if loaded is None:
         raise NotFound(f"no rating invitation for request {request_id}")
@@ -31,7 +31,7 @@ async def submit_rating(request_id: str, answer: Answer, *, member: Member, deps
     """Rates a resolved request: only its invited requester, once, before the expiry."""
 
     async def attempt() -> Rating:
-        loaded = await _load(request_id, member, deps)
+        loaded = await _load(request_id, deps)
         loaded.value.rate(
             by=member.person_id,
             stars=answer.stars,
@@ -50,7 +50,7 @@ async def change_rating(request_id: str, answer: Answer, *, member: Member, deps
     """Changes a rating within the change window."""
 
     async def attempt() -> Rating:
-        loaded = await _load(request_id, member, deps)
+        loaded = await _load(request_id, deps)
         loaded.value.change(
             by=member.person_id,
             stars=answer.stars,
@@ -69,7 +69,7 @@ async def rate_clarity(request_id: str, stars: int, *, member: Member, deps: Dep
     """The provider side rates how clear the request was (once)."""
 
     async def attempt() -> Rating:
-        loaded = await _load(request_id, member, deps)
+        loaded = await _load(request_id, deps)
         if not member.serves_in(loaded.value.provider_department_id):
             raise Forbidden("only the provider department's agents and manager rate clarity")
         loaded.value.rate_clarity(by=member.person_id, stars=stars, at=deps.clock())

@@ -11,9 +11,9 @@ from icr.contracts.feedback import (
     RatingRequested,
     RatingSubmitted,
 )
-from icr.feedback.domain.errors import NotFound
+from icr.feedback.domain.errors import NotFound, invalid
 from icr.feedback.domain.scores import Score, score_of
-from icr.feedback.handlers.access import check_department_reader
+from icr.feedback.handlers.access import check_admin, check_department_reader
 from icr.feedback.handlers.deps import Deps
 from icr.feedback.store import Level, StoredCell, score_id
 from icr.kit.directory import Member
@@ -138,8 +138,6 @@ def check_period(kind: PeriodKind, key: str) -> None:
     try:
         bounds(kind, key)
     except ValueError as exc:
-        from icr.feedback.domain.errors import invalid
-
         raise invalid("period_key", "invalid", str(exc)) from None
 
 
@@ -161,8 +159,6 @@ async def score_table(
     kind: PeriodKind, key: str, *, member: Member, deps: Deps
 ) -> tuple[float | None, list[Score]]:
     """Every department's score for the period, best calibrated first (admins)."""
-    from icr.feedback.handlers.access import check_admin
-
     check_period(kind, key)
     check_admin(member)
     mean = await _org_mean(kind, key, deps)
