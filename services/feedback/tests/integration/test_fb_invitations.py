@@ -74,3 +74,62 @@ async def _types(fb, key: str, count: int) -> list[str]:  # type: ignore[no-unty
         timeout=10,
     )
     return [json.loads(r.value)["type"] for r in records]
+
+
+async def test_two_replicas_remind_and_expire_once(feedback) -> None:
+    from icr.feedback.main import build_app
+    from icr.kit.clock import SettableClock
+    from icr.kit.testing import running_app, wait_ready
+
+    async with feedback(
+        rating_expiry_hours=10, rating_reminder_before_hours=2, invitation_cap=10
+    ) as fb:
+        # A second replica on the same store and topics, its clock in step with the first's.
+        other_clock = SettableClock(T0)
+        async with running_app(build_app(fb.settings, clock=other_clock)) as other:
+            await wait_ready(other)
+            await fb.send(*(resolved(f"r-many-{n}") for n in range(5)))
+            for n in range(5):
+                await fb.rating(f"r-many-{n}")
+            for clock in (fb.clock, other_clock):
+                clock.set(T0 + timedelta(hours=8, minutes=1))
+
+            async def all_reminded() -> bool:
+                ratings = [await fb.rating(f"r-many-{n}") for n in range(5)]
+                return all(r["reminded_at"] for r in ratings)
+
+            await fb.until(all_reminded)
+            for clock in (fb.clock, other_clock):
+                clock.set(T0 + timedelta(hours=10))
+
+            async def all_expired() -> bool:
+                ratings = [await fb.rating(f"r-many-{n}") for n in range(5)]
+                return all(r["status"] == "expired" for r in ratings)
+
+            await fb.until(all_expired)
+        for n in range(5):
+            assert await _types(fb, f"r-many-{n}", 3) == [
+                "feedback.rating.requested",
+                "feedback.rating.reminder_due",
+                "feedback.rating.expired",
+            ]
+
+
+async def test_fatigue_cap_on_the_store_counts_each_request_once(feedback) -> None:
+    async with feedback(invitation_cap=2) as fb:
+        first = resolved("r-cap-0", seq=1)
+        await fb.send(first, resolved("r-cap-1"), first, resolved("r-cap-2"))
+        statuses = [await fb.rating(f"r-cap-{n}") for n in range(3)]
+    # Three requests land on partitions of their own, in any order: two places, one skip.
+    assert sorted((r["status"], r["skip_reason"] or "") for r in statuses) == [
+        ("invited", ""),
+        ("invited", ""),
+        ("skipped", "fatigue_cap"),
+    ]
+
+
+async def test_sampling_skips_with_its_reason(feedback) -> None:
+    async with feedback(rating_sample_rate=0.0) as fb:
+        await fb.send(resolved("r-sampled"))
+        rating = await fb.rating("r-sampled")
+    assert (rating["status"], rating["skip_reason"]) == ("skipped", "sampled_out")
