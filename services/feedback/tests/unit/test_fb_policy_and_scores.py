@@ -146,3 +146,12 @@ def test_periods_have_stable_keys_and_half_open_bounds() -> None:
     assert bounds(PeriodKind.MONTH, "2026-12")[1] == datetime(2027, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="not a month"):
         bounds(PeriodKind.MONTH, "2026-13")
+
+
+def test_a_reminder_not_before_expiry_is_refused_at_start() -> None:
+    from pydantic import ValidationError
+
+    from icr.feedback.settings import FeedbackSettings
+
+    with pytest.raises(ValidationError, match="reminder"):
+        FeedbackSettings(rating_expiry_hours=2, rating_reminder_before_hours=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from icr.feedback.domain.policy import FeedbackPolicy
 from icr.kit.periods import PeriodKind
@@ -68,6 +68,12 @@ class FeedbackSettings(ServiceSettings):
     max_batch_ids: int = Field(default=200, ge=1, description="Most ids in GET /ratings.")
     max_page_size: int = Field(default=100, ge=1, description="Largest listing page.")
     write_retries: int = Field(default=8, ge=1, description="Attempts of a write that lost a race.")
+
+    @model_validator(mode="after")
+    def _reminder_before_expiry(self) -> FeedbackSettings:
+        # Refused at start, not at the first resolution: the policy would fail there.
+        self.policy  # noqa: B018
+        return self
 
     @property
     def policy(self) -> FeedbackPolicy:

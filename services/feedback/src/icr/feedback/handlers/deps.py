@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar
 
 from icr.feedback.domain.policy import FeedbackPolicy
@@ -41,7 +42,7 @@ class Deps:
     clock: Clock = system_clock
     store_clock: ServerClock | None = None
 
-    @property
+    @cached_property
     def policy(self) -> FeedbackPolicy:
         return self.settings.policy
 
