@@ -126,3 +126,43 @@ def _bearer(actor: str) -> dict[str, str]:
     from icr.kit.testing import bearer
 
     return bearer(actor)
+
+
+async def test_the_invitation_follows_the_resolutions_trace(platform) -> None:
+    import secrets
+
+    from icr.kit.kafka import header
+
+    async with platform() as p:
+        await p.seed(PEOPLE, {"it": "ivy"})
+        body = {"catalog_item_id": "help-it", "title": "traced", "form": {}}
+        rid = (await p.req("POST", "/requests", "ana", body))["id"]
+        await p.req("POST", f"/requests/{rid}/accept", "bo")
+        trace = secrets.token_hex(16)
+        response = await p.requests.post(
+            f"/requests/{rid}/resolve",
+            json={"note": "done"},
+            headers={
+                "x-actor-id": "bo",
+                **_bearer("bo"),
+                "traceparent": f"00-{trace}-{secrets.token_hex(8)}-01",
+            },
+        )
+        assert response.status_code == 200, response.text
+        bootstrap = p.feedback_settings.kafka_bootstrap_servers
+
+        def resolved_in(records: list) -> bool:
+            return any(b"requests.request.resolved" in r.value for r in records)
+
+        requests_records = await read_keyed(
+            bootstrap, p.feedback_settings.topic_name(topics.REQUESTS.name), rid, until=resolved_in
+        )
+        [rating] = await read_keyed(
+            bootstrap, p.feedback_settings.topic_name(topics.RATINGS.name), rid, until=bool
+        )
+    cause = next(r for r in requests_records if b"requests.request.resolved" in r.value)
+    resolved_event, rating_event = json.loads(cause.value), json.loads(rating.value)
+    assert rating_event["type"] == "feedback.rating.requested"
+    assert rating_event["causation_id"] == resolved_event["event_id"]
+    assert rating_event["correlation_id"] == resolved_event["correlation_id"] == trace
+    assert (header(rating.headers, "traceparent") or "").split("-")[1] == trace
