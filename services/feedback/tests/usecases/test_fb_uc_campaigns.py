@@ -123,3 +123,18 @@ async def test_only_admins_open_and_close_campaigns() -> None:
         await open_campaign(
             NewCampaign("x", T0, T0 + timedelta(days=1), QUESTIONS), member=IVY, deps=world.deps
         )
+
+
+async def test_a_campaign_counts_against_the_invitees_fatigue_cap() -> None:
+    world = in_memory(invitation_cap=2)
+    await invite_when_request_resolved(
+        Resolution("r-a", 1, "ana", "sales", "it", None, T0), deps=world.deps
+    )
+    new = NewCampaign("Q4", T0 - timedelta(days=1), T0 + timedelta(days=1), QUESTIONS)
+    await open_campaign(new, member=ROOT, deps=world.deps)  # Ana's second survey this month
+    await invite_when_request_resolved(
+        Resolution("r-b", 1, "ana", "sales", "it", None, T0), deps=world.deps
+    )
+    skipped = world.outbox.events[-1]
+    assert skipped.event_type == "feedback.rating.skipped"
+    assert getattr(skipped, "reason", None) == "fatigue_cap"

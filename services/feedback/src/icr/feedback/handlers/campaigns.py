@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from icr.feedback.handlers.access import check_admin, check_department_reader
 from icr.feedback.handlers.deps import Deps, retrying
 from icr.feedback.store import Versioned, answer_key
 from icr.kit.directory import Member
+from icr.kit.periods import period_key
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class NewCampaign:
 
 
 async def open_campaign(new: NewCampaign, *, member: Member, deps: Deps) -> Campaign:
+    """Opens the campaign, and counts it against each invitee's fatigue cap (the cap is
+    across all surveys); the cap never removes an invitee: they are the people served."""
     check_admin(member)
     campaign = Campaign.open(
         campaign_id=str(uuid.uuid4()),
@@ -38,6 +42,11 @@ async def open_campaign(new: NewCampaign, *, member: Member, deps: Deps) -> Camp
         at=deps.clock(),
     )
     await deps.campaigns.add(campaign)
+    served = await deps.served.served_in(campaign.period_start, campaign.period_end)
+    key = period_key(deps.policy.cap_period, campaign.opened_at)
+    for person in sorted({p for people in served.values() for p in people}):
+        # Keyed by the campaign, so opening it counts once per person whatever is retried.
+        await deps.caps.take(person, key, f"campaign:{campaign.campaign_id}", sys.maxsize)
     return campaign
 
 
