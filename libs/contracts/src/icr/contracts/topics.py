@@ -1,6 +1,7 @@
 """The Kafka topics ICR publishes to, with explicit partition counts.
 
-Topics are created by the producing service at start (auto-creation is off on our brokers).
+Topics are created at start by the producing service and by the services consuming them, with
+these partitions (auto-creation is off on our brokers).
 Every event of one aggregate goes to one topic, keyed by the aggregate id.
 """
 
