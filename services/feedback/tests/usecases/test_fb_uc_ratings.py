@@ -8,14 +8,13 @@ import pytest
 
 from icr.contracts.feedback import RatingChanged, RecoveryNeeded
 from icr.feedback.domain.errors import Conflict, Forbidden, InvalidInput
-from icr.feedback.domain.rating import RatingStatus, Resolution, recovery_request_id
+from icr.feedback.domain.rating import Answer, RatingStatus, Resolution, recovery_request_id
 from icr.feedback.handlers.invitations import (
     invite_when_request_resolved,
     link_recovery_outcome,
     remind_or_expire_when_due,
 )
 from icr.feedback.handlers.ratings import (
-    Answer,
     change_rating,
     department_ratings,
     get_rating,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from icr.feedback.api.deps import DepsDep, MemberDep
 from icr.feedback.api.schemas import ClarityIn, Id, RateIn, RatingOut
+from icr.feedback.domain.rating import Answer
 from icr.feedback.handlers import ratings
 from icr.kit.strict import strict_query
 
@@ -46,7 +47,7 @@ async def get_rating(request_id: RequestId, deps: DepsDep, member: MemberDep) ->
 
 @router.post("/ratings/{request_id}", response_model=RatingOut, status_code=201)
 async def rate(request_id: RequestId, body: RateIn, deps: DepsDep, member: MemberDep) -> RatingOut:
-    answer = ratings.Answer(body.stars, body.comment, dict(body.dimensions))
+    answer = Answer(body.stars, body.comment, dict(body.dimensions))
     return RatingOut.of(await ratings.submit_rating(request_id, answer, member=member, deps=deps))
 
 
@@ -54,7 +55,7 @@ async def rate(request_id: RequestId, body: RateIn, deps: DepsDep, member: Membe
 async def change(
     request_id: RequestId, body: RateIn, deps: DepsDep, member: MemberDep
 ) -> RatingOut:
-    answer = ratings.Answer(body.stars, body.comment, dict(body.dimensions))
+    answer = Answer(body.stars, body.comment, dict(body.dimensions))
     return RatingOut.of(await ratings.change_rating(request_id, answer, member=member, deps=deps))
 
 

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from icr.contracts import Event
 from icr.contracts.feedback import (
@@ -56,6 +57,15 @@ class Resolution:
     provider_department_id: str
     assignee_id: str | None
     resolved_at: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the requester gives: stars, and optionally a comment and dimension scores."""
+
+    stars: int
+    comment: str | None = None
+    dimensions: dict[str, int] = field(default_factory=dict)
 
 
 def recovery_request_id(request_id: str) -> str:
@@ -247,78 +257,60 @@ class Rating:
         if person_id != self.rater_id:
             raise Forbidden("only the requester who was invited may rate this request")
 
-    def rate(
-        self,
-        *,
-        by: str,
-        stars: int,
-        comment: str | None,
-        dimensions: dict[str, int],
-        at: datetime,
-        policy: FeedbackPolicy,
-    ) -> None:
+    def _about(self) -> dict[str, Any]:
+        """What every rating event says about the rating."""
+        return {
+            "request_id": self.request_id,
+            "rater_id": self.rater_id,
+            "rater_department_id": self.rater_department_id,
+            "provider_department_id": self.provider_department_id,
+            "assignee_id": self.assignee_id,
+            "requested_at": self.requested_at,
+        }
+
+    def _take(self, answer: Answer, comment: str | None) -> None:
+        self.stars, self.comment, self.dimensions = answer.stars, comment, dict(answer.dimensions)
+
+    def rate(self, *, by: str, answer: Answer, at: datetime, policy: FeedbackPolicy) -> None:
         self.check_rater(by)
-        text = clean_answer(stars, comment, dimensions, policy)
+        comment = clean_answer(answer.stars, answer.comment, answer.dimensions, policy)
         if self.status is RatingStatus.RATED:
             raise Conflict("this request was rated already; change the rating instead")
         if self.status is RatingStatus.SKIPPED:
             raise Conflict(f"no rating was asked for this request ({self.skip_reason})")
         if self.status is RatingStatus.EXPIRED or (self.expires_at and at >= self.expires_at):
             raise Conflict("the invitation to rate this request has expired")
-        self.status, self.stars, self.comment = RatingStatus.RATED, stars, text
-        self.dimensions, self.submitted_at = dict(dimensions), at
+        self._take(answer, comment)
+        self.status, self.submitted_at = RatingStatus.RATED, at
         self.events.append(
             RatingSubmitted(
-                request_id=self.request_id,
-                rater_id=self.rater_id,
-                rater_department_id=self.rater_department_id,
-                provider_department_id=self.provider_department_id,
-                assignee_id=self.assignee_id,
-                stars=stars,
-                comment=text,
+                **self._about(),
+                stars=answer.stars,
+                comment=self.comment,
                 dimensions=self.dimensions,
                 submitted_at=at,
-                requested_at=self.requested_at,
             )
         )
         self._maybe_recover(at, policy)
 
-    def change(
-        self,
-        *,
-        by: str,
-        stars: int,
-        comment: str | None,
-        dimensions: dict[str, int],
-        at: datetime,
-        policy: FeedbackPolicy,
-    ) -> None:
+    def change(self, *, by: str, answer: Answer, at: datetime, policy: FeedbackPolicy) -> None:
         self.check_rater(by)
-        text = clean_answer(stars, comment, dimensions, policy)
+        comment = clean_answer(answer.stars, answer.comment, answer.dimensions, policy)
         if self.status is not RatingStatus.RATED or self.submitted_at is None:
             raise Conflict("there is no rating to change")
         if at > self.submitted_at + policy.change_window:
             raise Conflict(f"a rating may be changed within {policy.change_window} only")
-        previous = self.stars or stars
-        self.stars, self.comment, self.dimensions, self.changed_at = (
-            stars,
-            text,
-            dict(dimensions),
-            at,
-        )
+        previous = self.stars or answer.stars
+        self._take(answer, comment)
+        self.changed_at = at
         self.events.append(
             RatingChanged(
-                request_id=self.request_id,
-                rater_id=self.rater_id,
-                rater_department_id=self.rater_department_id,
-                provider_department_id=self.provider_department_id,
-                assignee_id=self.assignee_id,
-                stars=stars,
+                **self._about(),
+                stars=answer.stars,
                 previous_stars=previous,
-                comment=text,
+                comment=self.comment,
                 dimensions=self.dimensions,
                 changed_at=at,
-                requested_at=self.requested_at,
             )
         )
         self._maybe_recover(at, policy)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,9 +22,9 @@ from icr.kit.clock import Clock, system_clock
 from icr.kit.directory import DirectoryView
 from icr.kit.lease import ServerClock
 from icr.kit.mongo import Mongo
-from icr.kit.outbox import ConcurrentUpdate, Outbox
+from icr.kit.outbox import Outbox
+from icr.kit.retry import on_concurrent_update
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -71,13 +69,4 @@ class Deps:
 
 async def retrying(deps: Deps, attempt: Callable[[], Awaitable[T]]) -> T:
     """Runs a read-decide-write `attempt` again when another writer won the race."""
-    tries = deps.settings.write_retries
-    for n in range(1, tries + 1):
-        try:
-            return await attempt()
-        except ConcurrentUpdate:
-            if n == tries:
-                raise
-            log.info("concurrent update; retrying", extra={"attempt": n})
-            await asyncio.sleep(0.005 * n)
-    raise AssertionError("unreachable")
+    return await on_concurrent_update(attempt, tries=deps.settings.write_retries)

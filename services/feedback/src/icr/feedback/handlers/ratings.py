@@ -2,81 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from icr.feedback.domain.errors import Forbidden, NotFound
-from icr.feedback.domain.rating import Rating
+from icr.feedback.domain.rating import Answer, Rating
 from icr.feedback.handlers.access import can_see_rating, check_department_reader
 from icr.feedback.handlers.deps import Deps, retrying
-from icr.feedback.store import Versioned
 from icr.kit.directory import Member
 
 
-@dataclass(frozen=True)
-class Answer:
-    stars: int
-    comment: str | None = None
-    dimensions: dict[str, int] = field(default_factory=dict)
+async def _act(request_id: str, act: Callable[[Rating, datetime], None], deps: Deps) -> Rating:
+    """Loads the rating, lets the domain act on it now, saves it with its events."""
 
+    async def attempt() -> Rating:
+        loaded = await deps.ratings.get(request_id)
+        if loaded is None:
+            raise NotFound(f"no rating invitation for request {request_id}")
+        act(loaded.value, deps.clock())
+        await deps.ratings.save(loaded)
+        return loaded.value
 
-async def _load(request_id: str, deps: Deps) -> Versioned[Rating]:
-    loaded = await deps.ratings.get(request_id)
-    if loaded is None:
-        raise NotFound(f"no rating invitation for request {request_id}")
-    return loaded
+    return await retrying(deps, attempt)
 
 
 async def submit_rating(request_id: str, answer: Answer, *, member: Member, deps: Deps) -> Rating:
     """Rates a resolved request: only its invited requester, once, before the expiry."""
 
-    async def attempt() -> Rating:
-        loaded = await _load(request_id, deps)
-        loaded.value.rate(
-            by=member.person_id,
-            stars=answer.stars,
-            comment=answer.comment,
-            dimensions=answer.dimensions,
-            at=deps.clock(),
-            policy=deps.policy,
-        )
-        await deps.ratings.save(loaded)
-        return loaded.value
+    def rate(rating: Rating, at: datetime) -> None:
+        rating.rate(by=member.person_id, answer=answer, at=at, policy=deps.policy)
 
-    return await retrying(deps, attempt)
+    return await _act(request_id, rate, deps)
 
 
 async def change_rating(request_id: str, answer: Answer, *, member: Member, deps: Deps) -> Rating:
     """Changes a rating within the change window."""
 
-    async def attempt() -> Rating:
-        loaded = await _load(request_id, deps)
-        loaded.value.change(
-            by=member.person_id,
-            stars=answer.stars,
-            comment=answer.comment,
-            dimensions=answer.dimensions,
-            at=deps.clock(),
-            policy=deps.policy,
-        )
-        await deps.ratings.save(loaded)
-        return loaded.value
+    def change(rating: Rating, at: datetime) -> None:
+        rating.change(by=member.person_id, answer=answer, at=at, policy=deps.policy)
 
-    return await retrying(deps, attempt)
+    return await _act(request_id, change, deps)
 
 
 async def rate_clarity(request_id: str, stars: int, *, member: Member, deps: Deps) -> Rating:
     """The provider side rates how clear the request was (once)."""
 
-    async def attempt() -> Rating:
-        loaded = await _load(request_id, deps)
-        if not member.serves_in(loaded.value.provider_department_id):
+    def rate(rating: Rating, at: datetime) -> None:
+        if not member.serves_in(rating.provider_department_id):
             raise Forbidden("only the provider department's agents and manager rate clarity")
-        loaded.value.rate_clarity(by=member.person_id, stars=stars, at=deps.clock())
-        await deps.ratings.save(loaded)
-        return loaded.value
+        rating.rate_clarity(by=member.person_id, stars=stars, at=at)
 
-    return await retrying(deps, attempt)
+    return await _act(request_id, rate, deps)
 
 
 async def ratings_by_request(
