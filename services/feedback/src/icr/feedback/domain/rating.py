@@ -130,7 +130,8 @@ class Rating:
     # --- invitations ----------------------------------------------------------------------------
 
     @classmethod
-    def invite(cls, r: Resolution, policy: FeedbackPolicy) -> Rating:
+    def decide(cls, r: Resolution, policy: FeedbackPolicy, skip: SkipReason | None) -> Rating:
+        """The first rating of a request: an invitation, or a skip with its reason."""
         rating = cls(
             r.request_id,
             r.resolution,
@@ -141,22 +142,10 @@ class Rating:
             RatingStatus.SKIPPED,
             r.resolved_at,
         )
-        rating._invite(r, policy)
-        return rating
-
-    @classmethod
-    def skip(cls, r: Resolution, reason: SkipReason) -> Rating:
-        rating = cls(
-            r.request_id,
-            r.resolution,
-            r.requester_id,
-            r.requester_department_id,
-            r.provider_department_id,
-            r.assignee_id,
-            RatingStatus.SKIPPED,
-            r.resolved_at,
-        )
-        rating._skip(r, reason)
+        if skip is None:
+            rating._invite(r, policy)
+        else:
+            rating._skip(r, skip)
         return rating
 
     def is_new_round(self, r: Resolution) -> bool:

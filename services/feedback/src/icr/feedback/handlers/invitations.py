@@ -46,7 +46,7 @@ async def invite_when_request_resolved(r: Resolution, *, deps: Deps) -> Rating |
         loaded = await deps.ratings.get(r.request_id)
         if loaded is None:
             skip = await _decide(r, deps)
-            rating = Rating.invite(r, deps.policy) if skip is None else Rating.skip(r, skip)
+            rating = Rating.decide(r, deps.policy, skip)
             try:
                 await deps.ratings.add(rating)
             except Conflict:
