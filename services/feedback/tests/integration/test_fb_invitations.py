@@ -133,3 +133,36 @@ async def test_sampling_skips_with_its_reason(feedback) -> None:
         await fb.send(resolved("r-sampled"))
         rating = await fb.rating("r-sampled")
     assert (rating["status"], rating["skip_reason"]) == ("skipped", "sampled_out")
+
+
+async def test_reopen_and_resolve_again_replaces_the_unanswered_invitation(feedback) -> None:
+    async with feedback() as fb:
+        await fb.send(resolved("r-again", seq=5))
+        first = await fb.rating("r-again")
+        later = T0 + timedelta(days=2)
+        await fb.send(resolved("r-again", at=later, reopen_count=1, seq=9))
+
+        async def second_round() -> dict | None:
+            found = await fb.rating("r-again")
+            return found if found["resolution"] == 2 else None
+
+        second = await fb.until(second_round)
+        rated = await fb.call("POST", "/ratings/r-again", "ana", json={"stars": 4})
+        assert rated.status_code == 201
+        await fb.send(resolved("r-again", at=later, reopen_count=2, seq=14))
+
+        async def third_round() -> dict | None:
+            found = await fb.rating("r-again")
+            return found if found["resolution"] == 3 else None
+
+        third = await fb.until(third_round)
+        types = await _types(fb, "r-again", 4)
+    assert (first["status"], second["status"]) == ("invited", "invited")
+    assert second["expires_at"] > first["expires_at"]
+    assert (third["status"], third["stars"], third["skip_reason"]) == ("rated", 4, "already_rated")
+    assert types == [
+        "feedback.rating.requested",
+        "feedback.rating.requested",
+        "feedback.rating.submitted",
+        "feedback.rating.skipped",
+    ]
