@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -106,13 +107,31 @@ def test_submitted_request_is_seen_by_all_three_services(platform: Platform) -> 
     deadline = time.monotonic() + 30
     while True:
         request = platform.graphql(READ, {"id": submitted["id"]}, actor="ana")["request"]
-        if request["rating"] and request["incentives"]:
+        if request["incentives"]:
             break
-        assert time.monotonic() < deadline, f"the event did not reach both services: {request}"
+        assert time.monotonic() < deadline, f"the event did not reach incentives: {request}"
         time.sleep(0.2)
     assert request["status"] == "SUBMITTED"
-    assert request["rating"] == {"status": "pending", "raterId": "ana"}
+    assert request["rating"] is None  # feedback invites on resolution, not on submission
     assert request["incentives"] == {"status": "submitted"}
+
+    resolve(platform, submitted["id"])
+    while True:
+        request = platform.graphql(READ, {"id": submitted["id"]}, actor="ana")["request"]
+        if request["rating"]:
+            break
+        assert time.monotonic() < deadline + 30, f"no rating invitation: {request}"
+        time.sleep(0.2)
+    assert request["rating"] == {"status": "invited", "raterId": "ana"}
+
+
+def resolve(platform: Platform, request_id: str, headers: dict[str, str] | None = None) -> None:
+    """Bo (IT) accepts, starts and resolves the request through the requests service."""
+    sent = {**bearer("bo"), **(headers or {})}
+    with httpx.Client(base_url=platform.requests, headers=sent, timeout=10) as http:
+        for action, body in (("accept", None), ("start", None), ("resolve", {"note": "done"})):
+            response = http.post(f"/requests/{request_id}/{action}", json=body)
+            assert response.status_code == 200, (action, response.text)
 
 
 def test_invalid_form_comes_back_as_typed_field_errors(platform: Platform) -> None:
@@ -151,6 +170,16 @@ async def _records_with_key(bootstrap: str, topic: str, key: str) -> list:
     return await read_keyed(bootstrap, topic, key, until=bool, timeout=30)
 
 
+async def _resolved(bootstrap: str, topic: str, key: str) -> Any:
+    """The request's `requests.request.resolved` record."""
+
+    def found(records: list) -> bool:
+        return any(json.loads(r.value)["type"] == "requests.request.resolved" for r in records)
+
+    records = await read_keyed(bootstrap, topic, key, until=found, timeout=30)
+    return next(r for r in records if json.loads(r.value)["type"] == "requests.request.resolved")
+
+
 async def test_one_trace_spans_gateway_requests_kafka_and_feedback(platform: Platform) -> None:
     seed(platform)
     trace = secrets.token_hex(16)
@@ -163,14 +192,16 @@ async def test_one_trace_spans_gateway_requests_kafka_and_feedback(platform: Pla
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     rid = submitted["id"]
 
-    [cause] = await _records_with_key(bootstrap, platform.topic_prefix + topics.REQUESTS.name, rid)
+    # The resolution carries the same trace: the rating invitation it causes must too.
+    resolve(platform, rid, {"traceparent": f"00-{trace}-{secrets.token_hex(8)}-01"})
+    cause = await _resolved(bootstrap, platform.topic_prefix + topics.REQUESTS.name, rid)
     [rating] = await _records_with_key(bootstrap, platform.topic_prefix + topics.RATINGS.name, rid)
 
-    for record in (cause, rating):  # the gateway's trace, through HTTP, Kafka and a consumer
+    for record in (cause, rating):  # the trace, through HTTP, Kafka and a consumer
         assert (header(record.headers, "traceparent") or "").split("-")[1] == trace
-    submitted_event, rating_event = json.loads(cause.value), json.loads(rating.value)
-    assert rating_event["causation_id"] == submitted_event["event_id"]
-    assert rating_event["correlation_id"] == submitted_event["correlation_id"] == trace
+    resolved_event, rating_event = json.loads(cause.value), json.loads(rating.value)
+    assert rating_event["causation_id"] == resolved_event["event_id"]
+    assert rating_event["correlation_id"] == resolved_event["correlation_id"] == trace
 
 
 async def test_a_callers_correlation_id_follows_the_flow(platform: Platform) -> None:
@@ -185,6 +216,7 @@ async def test_a_callers_correlation_id_follows_the_flow(platform: Platform) -> 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
     rid = submitted["id"]
     [cause] = await _records_with_key(bootstrap, platform.topic_prefix + topics.REQUESTS.name, rid)
-    [rating] = await _records_with_key(bootstrap, platform.topic_prefix + topics.RATINGS.name, rid)
     assert json.loads(cause.value)["correlation_id"] == correlation
+    resolve(platform, rid, {"x-correlation-id": correlation})
+    [rating] = await _records_with_key(bootstrap, platform.topic_prefix + topics.RATINGS.name, rid)
     assert json.loads(rating.value)["correlation_id"] == correlation

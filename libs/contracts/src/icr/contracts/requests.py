@@ -121,6 +121,8 @@ class RequestSubmitted(RequestEvent):
     resolution_due_at: datetime | None = None
     parent_request_id: str | None = None
     owning_team: str | None = None
+    recovery_for_request_id: str | None = None
+    """Set on a recovery request the service opened after a low rating of that request."""
 
 
 class RequestAccepted(RequestEvent):

@@ -1,6 +1,7 @@
 """The Kafka topics ICR publishes to, with explicit partition counts.
 
-Topics are created by the producing service at start (auto-creation is off on our brokers).
+Topics are created at start by the producing service and by the services consuming them, with
+these partitions (auto-creation is off on our brokers).
 Every event of one aggregate goes to one topic, keyed by the aggregate id.
 """
 
@@ -24,9 +25,12 @@ REQUESTS = Topic("icr.requests.request", partitions=6, owner="requests")
 DIRECTORY = Topic("icr.requests.directory", partitions=3, owner="requests")
 CATALOG = Topic("icr.requests.catalog", partitions=3, owner="requests")
 RATINGS = Topic("icr.feedback.rating", partitions=6, owner="feedback")
+CAMPAIGNS = Topic("icr.feedback.campaign", partitions=3, owner="feedback")
+EVALUATIONS = Topic("icr.feedback.evaluation", partitions=3, owner="feedback")
+SCORES = Topic("icr.feedback.score", partitions=3, owner="feedback")
 LEDGER = Topic("icr.incentives.ledger", partitions=6, owner="incentives")
 
-ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, LEDGER)
+ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, CAMPAIGNS, EVALUATIONS, SCORES, LEDGER)
 
 
 def owned_by(service: str) -> tuple[Topic, ...]:

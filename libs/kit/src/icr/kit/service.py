@@ -116,7 +116,12 @@ class Runtime:
             return
         subscriptions = [build(self) for build in spec.subscriptions]
         dead_letters = [dead_letter_topic(s.group) for s in subscriptions]
-        await _retry("topics", lambda: ensure_topics(settings, spec.produces, dead_letters))
+        # The topics it consumes too: their partitions are in the contracts, so creating one
+        # before its producer does changes nothing, and a consumer never waits on a topic that
+        # no process has created yet (two services consuming each other would wait forever).
+        consumed = [t for s in subscriptions for t in s.topics if t not in spec.produces]
+        wanted = [*spec.produces, *dict.fromkeys(consumed)]
+        await _retry("topics", lambda: ensure_topics(settings, wanted, dead_letters))
         self.producer = await _retry("producer", self._start_producer)
         self.relay = Relay(
             settings,

@@ -9,6 +9,7 @@ from icr.kit.service import ServiceSpec, create_app
 from icr.requests import store
 from icr.requests.api import EXCEPTION_HANDLERS, ROUTERS, CommandBodyLimit
 from icr.requests.clock import Clock, system_clock
+from icr.requests.consumers import recovery_subscription
 from icr.requests.handlers.sla import sla_worker
 from icr.requests.settings import RequestsSettings
 
@@ -24,6 +25,7 @@ def build_app(settings: RequestsSettings | None = None, *, clock: Clock = system
         routers=ROUTERS,
         exception_handlers=EXCEPTION_HANDLERS,
         workers=[sla_worker(clock)],
+        subscriptions=[recovery_subscription(clock)],
         bulk_paths=["/directory/import"],
     )
     app = create_app(spec, title="ICR requests")

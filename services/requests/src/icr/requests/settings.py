@@ -72,6 +72,16 @@ class RequestsSettings(ServiceSettings):
         default=8, ge=1, description="Attempts of a write that lost an optimistic-concurrency race."
     )
 
+    recovery_first_response_hours: float = Field(
+        default=4,
+        gt=0,
+        description="First-response target of a recovery request (opened after a low rating), "
+        "in business hours of the provider's calendar.",
+    )
+    recovery_resolution_hours: float = Field(
+        default=16, gt=0, description="Resolution target of a recovery request, business hours."
+    )
+
     @property
     def policy(self) -> LifecyclePolicy:
         return LifecyclePolicy(

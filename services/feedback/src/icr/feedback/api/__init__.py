@@ -1,0 +1,10 @@
+"""The HTTP API of the feedback service: routers and the error map."""
+
+from __future__ import annotations
+
+from icr.feedback.api import campaigns, ratings, scores
+from icr.feedback.api.errors import EXCEPTION_HANDLERS
+
+ROUTERS = [ratings.router, scores.router, campaigns.router]
+
+__all__ = ["EXCEPTION_HANDLERS", "ROUTERS"]

@@ -1,0 +1,1 @@
+"""The feedback domain: ratings, campaigns and score arithmetic. Imports no framework."""

@@ -1,0 +1,1 @@
+"""Use cases of the feedback service: small async functions over ports."""
