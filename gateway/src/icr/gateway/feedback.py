@@ -109,6 +109,7 @@ class Rating:
 
     @strawberry.field(description="The rated request.")
     async def request(self, info: Info) -> Request | None:
+        # Imported here: icr.gateway.requests imports this module (a request has its rating).
         from icr.gateway.requests import request
 
         return await request(info, str(self.request_id))
