@@ -25,8 +25,13 @@ DIRECTORY = Topic("icr.requests.directory", partitions=3, owner="requests")
 CATALOG = Topic("icr.requests.catalog", partitions=3, owner="requests")
 RATINGS = Topic("icr.feedback.rating", partitions=6, owner="feedback")
 LEDGER = Topic("icr.incentives.ledger", partitions=6, owner="incentives")
+RECOGNITION = Topic("icr.incentives.recognition", partitions=3, owner="incentives")
+REDEMPTIONS = Topic("icr.incentives.redemption", partitions=3, owner="incentives")
+POLICY = Topic("icr.incentives.policy", partitions=1, owner="incentives")
+LEADERBOARD = Topic("icr.incentives.leaderboard", partitions=3, owner="incentives")
+INCENTIVES = (LEDGER, RECOGNITION, REDEMPTIONS, POLICY, LEADERBOARD)
 
-ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, LEDGER)
+ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, *INCENTIVES)
 
 
 def owned_by(service: str) -> tuple[Topic, ...]:
