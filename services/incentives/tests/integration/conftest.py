@@ -232,9 +232,7 @@ async def check_invariant(settings: IncentivesSettings) -> dict[str, int]:
                     if not is_department(e["account"]):
                         lines[f"people:{period}:{e['account']}"] += e["amount"]
                     lines[f"departments:{period}:{e['department_id']}"] += e["amount"]
-        accounts = {
-            a["_id"]: a async for a in mongo.collection("accounts").find({})
-        }
+        accounts = {a["_id"]: a async for a in mongo.collection("accounts").find({})}
         assert {k: a["balance"] for k, a in accounts.items()} == dict(sums)
         for a in accounts.values():
             assert a["available"] == a["balance"] - a.get("reserved", 0)

@@ -101,7 +101,9 @@ async def test_two_consumers_in_one_group_one_stopped_midway_count_each_event_on
         await asyncio.sleep(1.0)
         await second.publish(*[f.rated(5) for f in flows[:12]])
     # The second member left the group mid-stream: the first takes its partitions over.
-    await service.publish(*[e for f in flows[12:] for e in (f.submitted(), f.resolved(), f.rated(5))])
+    await service.publish(
+        *[e for f in flows[12:] for e in (f.submitted(), f.resolved(), f.rated(5))]
+    )
     await until(lambda: _balances(service, {"bo": 240, "ana": 24}), timeout=60)
     balances = await invariant(service.settings)
     assert balances["bo"] == 240  # the pair cap (500 a month) is not reached: 24 x (10 + 3)
