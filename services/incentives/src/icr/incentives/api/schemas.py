@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -383,15 +384,16 @@ class RedemptionOut(BaseModel):
 
 
 def encode_cursor(entry: Entry) -> str:
-    return f"{entry.at.astimezone(UTC).isoformat()}|{entry.id}"
+    """Opaque and URL-safe: the last entry's (time, id), where the next page starts below."""
+    raw = f"{entry.at.astimezone(UTC).isoformat()}|{entry.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
-    at, sep, last = cursor.partition("|")
-    if not sep:
-        return None
     try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, sep, last = raw.partition("|")
         when = datetime.fromisoformat(at)
     except ValueError:
         return None
-    return (when, last) if when.tzinfo else None
+    return (when, last) if sep and when.tzinfo else None
