@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE = 18000
+BASE = int(os.environ.get("ICR_APPS_PORT_BASE", "18000"))
 ADMIN = "e2e-admin"
 
 
