@@ -94,3 +94,36 @@ async def test_an_interrupted_redemption_is_finished_by_the_timer(
     assert (account.balance, account.available, account.reserved) == (20, 20, 0)
     assert (await deps.rewards.get("mug")).stock == 4
     await invariant(service.settings)
+
+
+async def test_a_settlement_cut_between_paying_and_marking_settled_pays_once_when_rerun(  # type: ignore[no-untyped-def]
+    service, flow, until, invariant
+) -> None:
+    facts = service.deps.facts
+    original = facts.save
+    cuts = []
+
+    async def cut_once(versioned) -> None:  # type: ignore[no-untyped-def]
+        if versioned.value.settled and not cuts:
+            cuts.append(versioned.value.request_id)
+            # The entries are in the ledger, the round is not marked settled: the handler dies
+            # here, and the consumer runs the rating event again from the start.
+            raise RuntimeError("cut between paying and marking the round settled")
+        await original(versioned)
+
+    facts.save = cut_once
+    try:
+        f = flow()
+        await service.publish(f.submitted(), f.resolved(), f.rated(5))
+
+        async def settled() -> bool:
+            found = await facts.get(f.request_id)
+            return found is not None and found.value.settled
+
+        await until(settled)
+    finally:
+        facts.save = original
+    assert cuts == [f.request_id]
+    assert await service.balance("bo") == 10
+    assert await service.balance("dept:it") == 3
+    await invariant(service.settings)
