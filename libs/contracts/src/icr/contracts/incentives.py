@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from icr.contracts.base import Event
 from icr.contracts.registry import registry
 from icr.contracts.topics import LEADERBOARD, LEDGER, POLICY, RECOGNITION, REDEMPTIONS, Topic
@@ -130,18 +132,28 @@ class PolicyPublished(Event):
     published_at: datetime
 
 
-class LeaderboardChanged(Event):
-    """One line of a leaderboard moved: `board` is "people" or "departments", `period` a month
-    ("2026-12"), a quarter ("2026-Q4") or "all"; `points` is the line's new total."""
+class BoardLine(BaseModel):
+    """One line of a leaderboard: `board` is "people" or "departments", `period` a month
+    ("2026-12"), a quarter ("2026-Q4") or "all"."""
 
-    event_type: ClassVar[str] = "incentives.leaderboard.changed"
-    topic: ClassVar[Topic] = LEADERBOARD
-    aggregate_field: ClassVar[str] = "line_id"
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
-    line_id: str
     board: str
     period: str
     subject_id: str
+
+
+class LeaderboardChanged(Event):
+    """A ledger entry moved leaderboard lines by `points` (negative for a revocation): every
+    line it counts in, people and departments, by month, quarter and all time. Published with
+    the entry, once per entry; a live view adds `points` to each line it shows (or re-reads)."""
+
+    event_type: ClassVar[str] = "incentives.leaderboard.changed"
+    topic: ClassVar[Topic] = LEADERBOARD
+    aggregate_field: ClassVar[str] = "entry_id"
+
+    entry_id: str
+    lines: list[BoardLine]
     points: int
     changed_at: datetime
 

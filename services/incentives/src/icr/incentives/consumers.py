@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from icr.contracts import Envelope
 from icr.contracts.feedback import (
     RatingExpired,
@@ -23,8 +25,9 @@ from icr.incentives.handlers import awards
 from icr.incentives.handlers.deps import Deps
 from icr.incentives.handlers.recognition import credit_recognition_when_given
 from icr.incentives.wiring import deps_of, directory_of
-from icr.kit.consumer import Subscription
+from icr.kit.consumer import ConsumerRunner, Subscription
 from icr.kit.directory import follow_directory
+from icr.kit.inbox import INBOX_COLLECTION, Inbox
 from icr.kit.service import Runtime
 
 GROUP = "icr.incentives"
@@ -35,6 +38,26 @@ def subscription(runtime: Runtime) -> Subscription:
     follow_directory(sub, directory_of(runtime))
     react(sub, deps_of(runtime))
     return sub
+
+
+async def more_members(runtime: Runtime) -> None:
+    """Members 2..CONSUMER_MEMBERS of the service's group, in this process: like replicas,
+    Kafka shares the partitions among them, and each handles its own one record at a time. They
+    join `runtime.consumers`, so readiness watches them and shutdown stops them gracefully."""
+    settings = runtime.settings
+    members = getattr(settings, "consumer_members", 1)
+    if members <= 1 or runtime.producer is None:
+        return
+    runners = []
+    for _ in range(members - 1):
+        sub = subscription(runtime)
+        inbox = Inbox(runtime.mongo.collection(INBOX_COLLECTION), settings.topic_name(sub.group))
+        runner = ConsumerRunner(settings, sub, inbox, runtime.producer)
+        runtime.consumers.append(runner)
+        runners.append(runner)
+    async with asyncio.TaskGroup() as group:
+        for runner in runners:
+            group.create_task(runner.run())
 
 
 def react(sub: Subscription, deps: Deps) -> None:

@@ -22,7 +22,7 @@ def build_app(settings: IncentivesSettings | None = None) -> FastAPI:
         subscriptions=[consumers.subscription],
         routers=ROUTERS,
         exception_handlers=EXCEPTION_HANDLERS,
-        workers=[timers_worker],
+        workers=[timers_worker, consumers.more_members],
     )
     return create_app(spec, title="ICR incentives")
 

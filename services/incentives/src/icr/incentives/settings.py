@@ -34,4 +34,11 @@ class IncentivesSettings(ServiceSettings):
     write_retries: int = Field(
         default=20, ge=1, description="Attempts of a read-decide-write that lost a race."
     )
+    consumer_members: int = Field(
+        default=3,
+        ge=1,
+        le=12,
+        description="Members of the service's consumer group in this process: a member handles "
+        "its partitions one record at a time, so more members settle more requests at once.",
+    )
     leaderboard_size: int = Field(default=20, ge=1, le=200, description="Default board length.")

@@ -26,8 +26,7 @@ from icr.incentives.domain.settlement import RequestFacts
 from icr.incentives.handlers.deps import Deps
 from icr.incentives.handlers.ports import Account, BoardLine, Versioned
 from icr.incentives.settings import IncentivesSettings
-from icr.incentives.store.boards import lines_of
-from icr.incentives.store.ledger import entry_event
+from icr.incentives.store.ledger import entry_events
 from icr.kit.directory import KnownPerson
 from icr.kit.outbox import ConcurrentUpdate
 
@@ -53,9 +52,7 @@ class FakeLedger:
             return False
         self.entries[entry.id] = entry
         self.unprojected.add(entry.id)
-        event = entry_event(entry)
-        if event is not None:
-            self.outbox.events.append(event)
+        self.outbox.events += entry_events(entry)
         return True
 
     async def get(self, entry_id: str) -> Entry | None:
@@ -156,7 +153,7 @@ class FakeBoards:
         self.applied: set[tuple[str, str, str, str]] = set()
 
     async def apply(self, entry: Entry) -> None:
-        for line in lines_of(entry):
+        for line in entry.board_lines():
             if (*line, entry.id) not in self.applied:
                 self.applied.add((*line, entry.id))
                 self.points[line] += entry.amount

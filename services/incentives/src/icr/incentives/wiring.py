@@ -32,7 +32,7 @@ def deps_of(runtime: Runtime) -> Deps:
     deps = Deps(
         ledger=LedgerStore(mongo, outbox),
         accounts=AccountStore(mongo),
-        boards=BoardStore(mongo, outbox),
+        boards=BoardStore(mongo),
         caps=CapStore(mongo),
         facts=FactStore(mongo),
         policies=PolicyStore(mongo, outbox),

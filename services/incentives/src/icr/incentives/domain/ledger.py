@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from icr.incentives.domain.periods import periods_of
+
 DEPARTMENT_PREFIX = "dept:"
+PEOPLE, DEPARTMENTS = "people", "departments"
 
 
 class Kind(StrEnum):
@@ -69,6 +72,18 @@ class Entry:
     @property
     def earning(self) -> bool:
         return self.kind in EARNING
+
+    def board_lines(self) -> list[tuple[str, str, str]]:
+        """(board, period, subject) of every leaderboard line this entry counts in: its
+        person's and its department's, by month, quarter and all time (earning kinds only)."""
+        if not self.earning:
+            return []
+        out = []
+        for period in periods_of(self.at):
+            if not is_department(self.account):
+                out.append((PEOPLE, period, self.account))
+            out.append((DEPARTMENTS, period, self.department_id))
+        return out
 
     def revoked_by(self, source_event_id: str, *, reason: str, at: datetime) -> Entry:
         """The entry that cancels this one, caused by `source_event_id`."""

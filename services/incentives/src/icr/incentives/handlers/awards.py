@@ -19,26 +19,28 @@ from icr.incentives.domain.settlement import (
 )
 from icr.incentives.handlers.deps import Deps, retrying
 from icr.incentives.handlers.ledger import pay, record_entry
+from icr.incentives.handlers.ports import Versioned
+from icr.kit.outbox import ConcurrentUpdate
 
 log = logging.getLogger(__name__)
 
 Change = Callable[[RequestFacts], bool]
 
 
-async def change_facts(request_id: str, change: Change, *, deps: Deps) -> RequestFacts:
+async def change_facts(request_id: str, change: Change, *, deps: Deps) -> Versioned[RequestFacts]:
     """Applies `change` to the request's facts (created if new) and saves them if it changed
-    anything; a lost race reloads and applies it again."""
+    anything; a lost race reloads and applies it again. Returns them as saved."""
 
-    async def attempt() -> RequestFacts:
+    async def attempt() -> Versioned[RequestFacts]:
         known = await deps.facts.get(request_id)
         if known is None:
             facts = RequestFacts(request_id)
             if change(facts):
                 await deps.facts.add(facts)
-            return facts
+            return Versioned(facts, 1)
         if change(known.value):
             await deps.facts.save(known)
-        return known.value
+        return known
 
     return await retrying(deps, attempt)
 
@@ -92,14 +94,14 @@ async def settle_when_resolved(event: RequestResolved, event_id: str, *, deps: D
         due = deps.clock() + wait
         return facts.resolved(resolution, round=event.reopen_count, settle_due=due) or changed
 
-    await change_facts(event.request_id, resolved, deps=deps)
-    await settle(event.request_id, deps=deps)
+    known = await change_facts(event.request_id, resolved, deps=deps)
+    await settle(event.request_id, deps=deps, known=known)
 
 
 async def settle_when_rated(request_id: str, outcome: RatingOutcome, *, deps: Deps) -> None:
     """A rating submitted, expired or skipped: the outcome the round's rules wait for."""
-    await change_facts(request_id, lambda facts: facts.rated(outcome), deps=deps)
-    await settle(request_id, deps=deps)
+    known = await change_facts(request_id, lambda facts: facts.rated(outcome), deps=deps)
+    await settle(request_id, deps=deps, known=known)
 
 
 async def award_rater_when_rating_submitted(
@@ -127,11 +129,17 @@ async def award_rater_when_rating_submitted(
         await record_entry(entry, deps=deps)
 
 
-async def settle(request_id: str, *, deps: Deps, timed_out: bool = False) -> None:
+async def settle(
+    request_id: str,
+    *,
+    deps: Deps,
+    timed_out: bool = False,
+    known: Versioned[RequestFacts] | None = None,
+) -> None:
     """Pays the current round's resolution awards once every fact is in (or the rating wait
     ran out), then marks the round settled. A crash in between pays nothing twice: each award
-    is keyed by (resolution event, rule, account)."""
-    known = await deps.facts.get(request_id)
+    is keyed by (resolution event, rule, account). `known`: the facts as just saved."""
+    known = known or await deps.facts.get(request_id)
     if known is None:
         return
     facts = known.value
@@ -153,7 +161,14 @@ async def settle(request_id: str, *, deps: Deps, timed_out: bool = False) -> Non
         current.mark_settled()
         return True
 
-    after = await change_facts(request_id, settled, deps=deps)
+    try:
+        # The facts as read: usually still current, so the mark needs no second read.
+        if not settled(known.value):
+            return
+        await deps.facts.save(known)
+        after = known.value
+    except ConcurrentUpdate:
+        after = (await change_facts(request_id, settled, deps=deps)).value
     if after.recovery_needed:
         # Recovery was flagged while this settled: its awards must not stand.
         await revoke_round(after, after.round, after.recovery_event_id, "recovery needed", deps)
@@ -175,16 +190,18 @@ async def settle_when_due(request_id: str, *, deps: Deps) -> None:
 async def withhold_when_recovery_needed(request_id: str, event_id: str, *, deps: Deps) -> None:
     """No points for a request that needed recovery: unsettled, it will pay nothing; settled,
     its awards are revoked."""
-    facts = await change_facts(request_id, lambda facts: facts.needs_recovery(event_id), deps=deps)
+    known = await change_facts(request_id, lambda f: f.needs_recovery(event_id), deps=deps)
+    facts = known.value
     if facts.settled and facts.recovery_needed:
         await revoke_round(facts, facts.round, facts.recovery_event_id, "recovery needed", deps)
 
 
 async def claw_back_when_reopened(event: RequestReopened, event_id: str, *, deps: Deps) -> None:
     """Reopening revokes what the ended round's resolution earned (revoking entries)."""
-    facts = await change_facts(
+    known = await change_facts(
         event.request_id, lambda facts: facts.reopened(event.reopen_count), deps=deps
     )
+    facts = known.value
     await revoke_round(facts, event.reopen_count - 1, event_id, "request reopened", deps)
 
 

@@ -41,8 +41,7 @@ async def project_entry_when_due(entry_id: str, *, deps: Deps) -> None:
 
 async def pay(entry: Entry, policy: Policy, *, deps: Deps) -> bool:
     """An award within the policy's department-pair cap; True if it is in the ledger."""
-    if await deps.ledger.get(entry.id) is not None:
-        return True  # a redelivery: paid before, and the cap counted it then
+    # A redelivery finds its entry id counted by the cap (and then refused by the ledger).
     key, cap = cap_key(entry), policy.pair_cap_per_month
     capped = key is not None and cap is not None
     if capped and not await deps.caps.take(str(key), entry.id, entry.amount, cap or 0):

@@ -1,25 +1,22 @@
 """Leaderboards (people and departments by month, quarter and all time) and award caps.
 
-A line is a document with its points, the entry ids it counted (the last 500) and an outbox:
-each change publishes `LeaderboardChanged` with the new total in the same write, for the
-gateway's live views. Lines change by read-decide-write on the line's version, so concurrent
-entries never lose an update, and an entry already counted is never counted again.
+A line is a document with its points and the entry ids it counted (the last 500): an entry is
+added to all its lines in one bulk write of guarded `$inc`s, each matching only if the line has
+not counted that entry yet, so a second count changes nothing and concurrent entries never
+contend (no read, no version). The entry's own `LeaderboardChanged` event says which lines it
+moved, published with the entry.
 """
 
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from icr.contracts.incentives import LeaderboardChanged
-from icr.incentives.domain.ledger import Entry, is_department
-from icr.incentives.domain.periods import periods_of
+from icr.incentives.domain.ledger import Entry
 from icr.incentives.handlers.ports import BoardLine
-from icr.kit.mongo import Document, Mongo
-from icr.kit.outbox import ConcurrentUpdate, Outbox
+from icr.kit.mongo import Document, Mongo, apply_once
 
 BOARDS = "leaderboard"
 CAPS = "award_caps"
@@ -30,70 +27,52 @@ BOARD_INDEXES = [
         name="top",
     )
 ]
-PEOPLE, DEPARTMENTS = "people", "departments"
+_DUPLICATE_KEY = 11000
 
 
 def line_id(board: str, period: str, subject_id: str) -> str:
     return f"{board}:{period}:{subject_id}"
 
 
-def lines_of(entry: Entry) -> list[tuple[str, str, str]]:
-    """(board, period, subject) of every line an earning entry counts in."""
-    out = []
-    for period in periods_of(entry.at):
-        if not is_department(entry.account):
-            out.append((PEOPLE, period, entry.account))
-        out.append((DEPARTMENTS, period, entry.department_id))
-    return out
-
-
 def _line(doc: Document) -> BoardLine:
     return BoardLine(doc["board"], doc["period"], doc["subject_id"], doc["points"])
 
 
+def _count(entry: Entry, board: str, period: str, subject: str) -> tuple[str, Document]:
+    key = line_id(board, period, subject)
+    return key, {
+        "$inc": {"points": entry.amount},
+        "$set": {"board": board, "period": period, "subject_id": subject},
+    }
+
+
 class BoardStore:
-    def __init__(self, mongo: Mongo, outbox: Outbox, *, retries: int = 50) -> None:
+    def __init__(self, mongo: Mongo) -> None:
         self.collection = mongo.collection(BOARDS)
-        self.outbox = outbox
-        self.retries = retries
 
     async def apply(self, entry: Entry) -> None:
-        for board, period, subject in lines_of(entry):
-            await self._count(entry, board, period, subject)
-
-    async def _count(self, entry: Entry, board: str, period: str, subject: str) -> None:
-        key = line_id(board, period, subject)
-        for _ in range(self.retries):
-            doc = await self.collection.find_one({"_id": key})
-            if doc is not None and entry.id in doc.get("applied", []):
-                return
-            points = (doc["points"] if doc else 0) + entry.amount
-            event = LeaderboardChanged(
-                line_id=key,
-                board=board,
-                period=period,
-                subject_id=subject,
-                points=points,
-                changed_at=datetime.now(UTC),
+        counts = [_count(entry, *line) for line in entry.board_lines()]
+        statements = [
+            UpdateOne(
+                {"_id": key, "applied_events": {"$ne": entry.id}},
+                {**update, "$push": {"applied_events": {"$each": [entry.id], "$slice": -KEEP}}},
+                upsert=True,
             )
-            try:
-                if doc is None:
-                    fields = {"board": board, "period": period, "subject_id": subject}
-                    new = {"_id": key, **fields, "points": points, "applied": [entry.id]}
-                    await self.outbox.insert(self.collection, new, [event])
-                else:
-                    await self.outbox.update(
-                        self.collection,
-                        key,
-                        doc["version"],
-                        {"points": points},
-                        [event],
-                        extra={"$push": {"applied": {"$each": [entry.id], "$slice": -KEEP}}},
-                    )
-                return
-            except (ConcurrentUpdate, DuplicateKeyError):
-                continue
-        raise ConcurrentUpdate(f"leaderboard line {key} kept changing")
+            for key, update in counts
+        ]
+        if not statements:
+            return
+        try:
+            await self.collection.bulk_write(statements, ordered=False)
+        except BulkWriteError as exc:
+            # A duplicate key: the line exists and either counted this entry already, or was
+            # created by another entry a moment ago. One guarded update each tells them apart.
+            failed = {e["index"] for e in exc.details.get("writeErrors", [])}
+            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+            for index in sorted(failed):
+                key, update = counts[index]
+                await apply_once(self.collection, key, update, event_id=entry.id)
 
     async def top(self, board: str, period: str, limit: int) -> list[BoardLine]:
         docs = self.collection.find(
@@ -116,19 +95,19 @@ class CapStore:
     async def take(self, key: str, entry_id: str, amount: int, limit: int) -> bool:
         if amount > limit:
             return False
-        # A concurrent award may create it a moment before us: a duplicate key then.
-        with contextlib.suppress(DuplicateKeyError):
-            await self.collection.update_one(
-                {"_id": key}, {"$setOnInsert": {"used": 0, "applied": []}}, upsert=True
-            )
-        result = await self.collection.update_one(
-            {"_id": key, "used": {"$lte": limit - amount}, "applied": {"$ne": entry_id}},
-            {
-                "$inc": {"used": amount},
-                "$push": {"applied": {"$each": [entry_id], "$slice": -KEEP}},
-            },
-        )
-        if result.modified_count:
+        guarded = {"_id": key, "used": {"$lte": limit - amount}, "applied": {"$ne": entry_id}}
+        update = {
+            "$inc": {"used": amount},
+            "$push": {"applied": {"$each": [entry_id], "$slice": -KEEP}},
+        }
+        if (await self.collection.update_one(guarded, update)).modified_count:
             return True
         doc = await self.collection.find_one({"_id": key}, projection={"applied": 1})
+        if doc is None:
+            # The month's first award for this pair: create the counter, then count.
+            with contextlib.suppress(DuplicateKeyError):
+                await self.collection.insert_one({"_id": key, "used": 0, "applied": []})
+            if (await self.collection.update_one(guarded, update)).modified_count:
+                return True
+            doc = await self.collection.find_one({"_id": key}, projection={"applied": 1})
         return doc is not None and entry_id in doc.get("applied", [])

@@ -15,7 +15,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from icr.contracts import Event
-from icr.contracts.incentives import PointsAwarded, PointsRevoked
+from icr.contracts.incentives import BoardLine, LeaderboardChanged, PointsAwarded, PointsRevoked
 from icr.incentives.domain.ledger import Entry, Kind
 from icr.kit.mongo import Document, Mongo
 from icr.kit.outbox import Outbox
@@ -61,9 +61,29 @@ def entry_from_doc(doc: Document) -> Entry:
     return Entry(kind=Kind(doc["kind"]), id=doc["_id"], **fields)
 
 
-def entry_event(entry: Entry) -> Event | None:
-    """What the entry publishes; debits and refunds are told by the redemption's events."""
-    fields: dict[str, Any] = {
+def entry_events(entry: Entry) -> list[Event]:
+    """What the entry publishes: its points (debits and refunds are told by the redemption's
+    events) and the leaderboard lines it moved."""
+    events: list[Event] = []
+    if entry.kind == Kind.REVOKE:
+        events.append(PointsRevoked(**_fields(entry), revokes=entry.revokes or ""))
+    elif entry.kind in (Kind.AWARD, Kind.RECOGNITION):
+        events.append(PointsAwarded(**_fields(entry)))
+    lines = entry.board_lines()
+    if lines:
+        events.append(
+            LeaderboardChanged(
+                entry_id=entry.id,
+                lines=[BoardLine(board=b, period=p, subject_id=s) for b, p, s in lines],
+                points=entry.amount,
+                changed_at=entry.at,
+            )
+        )
+    return events
+
+
+def _fields(entry: Entry) -> dict[str, Any]:
+    return {
         "entry_id": entry.id,
         "account": entry.account,
         "department_id": entry.department_id,
@@ -75,11 +95,6 @@ def entry_event(entry: Entry) -> Event | None:
         "request_id": entry.request_id,
         "at": entry.at,
     }
-    if entry.kind == Kind.REVOKE:
-        return PointsRevoked(**fields, revokes=entry.revokes or "")
-    if entry.kind in (Kind.AWARD, Kind.RECOGNITION):
-        return PointsAwarded(**fields)
-    return None
 
 
 class LedgerStore:
@@ -88,10 +103,9 @@ class LedgerStore:
         self.outbox = outbox
 
     async def append(self, entry: Entry, *, project_due: datetime) -> bool:
-        event = entry_event(entry)
         doc = {**entry_to_doc(entry), "recorded_at": datetime.now(UTC), PROJECT_DUE: project_due}
         try:
-            await self.outbox.insert(self.collection, doc, [event] if event else [])
+            await self.outbox.insert(self.collection, doc, entry_events(entry))
         except DuplicateKeyError:
             return False
         return True
