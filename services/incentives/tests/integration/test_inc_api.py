@@ -207,3 +207,24 @@ async def test_tracked_requests_feed_the_gateway_with_points(service, flow, unti
     by_id = {r["request_id"]: r for r in rows}
     assert (by_id[f.request_id]["points"], by_id[f.request_id]["status"]) == (14, "resolved")
     assert (by_id[g.request_id]["points"], by_id[g.request_id]["status"]) == (0, "submitted")
+
+
+async def test_the_ledger_audit_finds_a_balance_that_drifted_from_the_ledger(  # type: ignore[no-untyped-def]
+    service, flow, until
+) -> None:
+    f = flow()
+    await service.publish(f.submitted(), f.resolved(), f.rated(5))
+
+    async def paid() -> bool:
+        return await service.balance("bo") == 10
+
+    await until(paid)
+    assert (await service.http.get("/ledger/audit", headers=bearer("bo"))).status_code == 403
+    clean = (await service.http.get("/ledger/audit", headers=bearer("root"))).json()
+    assert (clean["ledger_total"], clean["uncounted"], clean["drift"]) == (14, 0, [])
+    # A fault: the balance is changed behind the ledger's back.
+    await service.runtime.mongo.collection("accounts").update_one(
+        {"_id": "bo"}, {"$inc": {"balance": 5}}
+    )
+    drifted = (await service.http.get("/ledger/audit", headers=bearer("root"))).json()
+    assert drifted["drift"] == [{"account": "bo", "ledger": 10, "balance": 15}]

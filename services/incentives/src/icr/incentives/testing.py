@@ -80,6 +80,15 @@ class FakeLedger:
             mine = [e for e in mine if (e.at, e.id) < before]
         return mine[:limit]
 
+    async def sums(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for e in self.entries.values():
+            out[e.account] += e.amount
+        return dict(out)
+
+    async def uncounted(self) -> int:
+        return len(self.unprojected)
+
     async def request_entries_between(self, start: datetime, end: datetime) -> list[Entry]:
         return [
             e
@@ -125,6 +134,9 @@ class FakeAccounts:
     async def in_department(self, department_id: str) -> list[Account]:
         found = [await self.get(a) for a, d in sorted(self.docs.items())]
         return [a for a in found if a is not None and a.department_id == department_id]
+
+    async def balances(self) -> dict[str, int]:
+        return {a: d["balance"] for a, d in sorted(self.docs.items())}
 
     async def hold(self, account: str, hold_id: str, amount: int) -> bool:
         doc = self.docs.get(account)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from icr.incentives.api.deps import AdminDep, DepsDep, MemberDep, strict_query
 from icr.incentives.api.schemas import (
     ID_PATTERN,
+    AuditOut,
     CancelIn,
     PolicyIn,
     PolicyOut,
@@ -23,6 +24,7 @@ from icr.incentives.domain.errors import Forbidden
 from icr.incentives.domain.rewards import State
 from icr.incentives.handlers import rewards
 from icr.incentives.handlers.policy import publish_policy, what_if
+from icr.incentives.handlers.reads import audit_ledger
 
 router = APIRouter(tags=["policy and rewards"])
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -51,6 +53,13 @@ async def policy_what_if(body: WhatIfIn, admin: AdminDep, deps: DepsDep) -> What
     """What a proposed policy would have paid over a past period, next to what was paid."""
     proposal = body.policy.to_domain(body.from_)
     return WhatIfOut.of(await what_if(proposal, body.from_, body.to, deps=deps))
+
+
+@router.get("/ledger/audit", response_model=AuditOut)
+async def audit(admin: AdminDep, deps: DepsDep) -> AuditOut:
+    """The ledger summed per account against every balance (reads the whole ledger: an
+    operator's check, not a hot path)."""
+    return AuditOut.of(await audit_ledger(deps=deps))
 
 
 @router.get("/rewards", response_model=list[RewardOut])

@@ -21,7 +21,7 @@ from icr.incentives.domain.recognition import MAX_MESSAGE, GivingAllowance
 from icr.incentives.domain.rewards import Redemption, Reward
 from icr.incentives.domain.whatif import Line, Report
 from icr.incentives.handlers.ports import Account, BoardLine
-from icr.incentives.handlers.reads import RequestPoints
+from icr.incentives.handlers.reads import Audit, RequestPoints
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -302,6 +302,30 @@ class TrackedRequestOut(BaseModel):
             points=p.net,
             awarded=p.awarded,
             revoked=p.revoked,
+        )
+
+
+class DriftOut(BaseModel):
+    account: str
+    ledger: int
+    balance: int
+
+
+class AuditOut(BaseModel):
+    accounts: int
+    ledger_total: int
+    uncounted: int
+    drift: list[DriftOut]
+
+    @classmethod
+    def of(cls, a: Audit) -> AuditOut:
+        return cls(
+            accounts=a.accounts,
+            ledger_total=a.ledger_total,
+            uncounted=a.uncounted,
+            drift=[
+                DriftOut(account=d.account, ledger=d.ledger, balance=d.balance) for d in a.drift
+            ],
         )
 
 

@@ -81,6 +81,14 @@ class Ledger(Protocol):
         """Request-derived entries (awards and their revocations) dated in [start, end)."""
         ...
 
+    async def sums(self) -> dict[str, int]:
+        """The sum of every account's entries (an audit reads the whole ledger)."""
+        ...
+
+    async def uncounted(self) -> int:
+        """Entries not yet counted into the projections (their timer is still set)."""
+        ...
+
 
 class Accounts(Protocol):
     async def apply(self, entry: Entry) -> None: ...
@@ -88,6 +96,10 @@ class Accounts(Protocol):
     async def get(self, account: str) -> Account | None: ...
 
     async def in_department(self, department_id: str) -> list[Account]: ...
+
+    async def balances(self) -> dict[str, int]:
+        """Every account's balance (an audit reads them all)."""
+        ...
 
     async def hold(self, account: str, hold_id: str, amount: int) -> bool:
         """Reserve `amount` while the available balance covers it; True if held (also when

@@ -60,6 +60,10 @@ class AccountStore:
         docs = self.collection.find({"department_id": department_id})
         return sorted([_account(d) async for d in docs], key=lambda a: a.account)
 
+    async def balances(self) -> dict[str, int]:
+        docs = self.collection.find({}, projection={"balance": 1}).sort("_id", 1)
+        return {d["_id"]: d.get("balance", 0) async for d in docs}
+
     async def hold(self, account: str, hold_id: str, amount: int) -> bool:
         result = await self.collection.update_one(
             {"_id": account, "available": {"$gte": amount}, "holds": {"$ne": hold_id}},

@@ -22,6 +22,7 @@ from icr.kit.outbox import Outbox
 from icr.kit.scheduler import due_index
 
 LEDGER = "ledger"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PROJECT_DUE = "project_due"
 LEDGER_INDEXES = [
     IndexModel(
@@ -141,6 +142,13 @@ class LedgerStore:
             {"trigger": {"$in": ["resolution", "rating_given"]}, "at": {"$gte": start, "$lt": end}}
         )
         return [entry_from_doc(d) async for d in docs]
+
+    async def sums(self) -> dict[str, int]:
+        pipeline: list[Document] = [{"$group": {"_id": "$account", "total": {"$sum": "$amount"}}}]
+        return {d["_id"]: d["total"] async for d in await self.collection.aggregate(pipeline)}
+
+    async def uncounted(self) -> int:
+        return await self.collection.count_documents({PROJECT_DUE: {"$gte": _EPOCH}})
 
     async def all_entries(self) -> list[Entry]:
         """Every entry (audits and the invariant tests; not a hot path)."""
