@@ -29,3 +29,16 @@ async def test_what_if_reports_next_to_what_was_awarded_and_writes_nothing(world
     assert (ana.awarded, ana.proposed) == (3, 0)
     assert world.fakes.ledger.entries == before
     assert len(world.fakes.outbox.events) == events
+
+
+async def test_the_audit_sums_the_ledger_against_every_balance(world) -> None:  # type: ignore[no-untyped-def]
+    from icr.incentives.handlers.reads import audit_ledger
+
+    await world.submit("r1")
+    await world.resolve("r1")
+    await world.rate("r1", 5)
+    clean = await audit_ledger(deps=world.deps)
+    assert (clean.accounts, clean.ledger_total, clean.uncounted, clean.drift) == (3, 14, 0, [])
+    world.fakes.accounts.docs["bo"]["balance"] += 1  # a balance drifts from the ledger
+    [drift] = (await audit_ledger(deps=world.deps)).drift
+    assert (drift.account, drift.ledger, drift.balance) == ("bo", 10, 11)

@@ -76,6 +76,8 @@ async def allowance_of(member: Member, *, deps: Deps) -> GivingAllowance:
 async def credit_recognition_when_given(
     event: RecognitionGiven, event_id: str, *, deps: Deps
 ) -> None:
+    # The version whose recognition terms the gift was checked against, for the record.
+    policy = await deps.policies.in_effect(event.given_at)
     await record_entry(
         Entry(
             account=event.recipient_id,
@@ -85,7 +87,7 @@ async def credit_recognition_when_given(
             reason=f"recognised by {event.giver_id} for {event.value}",
             source_event_id=event_id,
             rule_id="recognition",
-            policy_version=0,
+            policy_version=policy.version,
             at=event.given_at,
             trigger="recognition",
         ),
