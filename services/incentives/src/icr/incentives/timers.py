@@ -19,8 +19,10 @@ from icr.incentives.wiring import deps_of
 from icr.kit.scheduler import DueWork
 from icr.kit.service import Runtime
 
+Act = Callable[[Any, Deps], Awaitable[None]]
 
-def _due_work(runtime: Runtime, collection: str, due_field: str, act: Any) -> DueWork:
+
+def _due_work(runtime: Runtime, collection: str, due_field: str, act: Act) -> DueWork:
     deps = deps_of(runtime)
 
     async def handler(key: Any, now: datetime) -> None:
@@ -50,7 +52,7 @@ async def _redeem(key: Any, deps: Deps) -> None:
     await advance_redemption(str(key), deps=deps)
 
 
-TIMERS: list[tuple[str, str, Callable[[Any, Deps], Awaitable[None]]]] = [
+TIMERS: list[tuple[str, str, Act]] = [
     (FACTS, SETTLE_DUE, _settle),
     (LEDGER, PROJECT_DUE, _project),
     (REDEMPTIONS, REDEMPTION_DUE, _redeem),
