@@ -17,9 +17,9 @@ from asgi_lifespan import LifespanManager
 from icr.feedback.main import build_app as build_feedback
 from icr.feedback.settings import FeedbackSettings
 from icr.gateway.main import build_app
+from icr.gateway.settings import GatewaySettings
 from icr.incentives.main import build_app as build_incentives
 from icr.incentives.settings import IncentivesSettings
-from icr.gateway.settings import GatewaySettings
 from icr.kit.testing import auth_settings_for_test, bearer, service_settings_for_test, wait_ready
 from icr.requests.main import build_app as build_requests
 from icr.requests.settings import RequestsSettings

@@ -93,17 +93,17 @@ PROPOSAL = {
     },
     "pairCapPerMonth": 300,
 }
-POLICY = f"""
-mutation Publish($input: PolicyInput!) {{
-  publishPolicy(input: $input) {{
+POLICY = """
+mutation Publish($input: PolicyInput!) {
+  publishPolicy(input: $input) {
     __typename
-    ... on PointsPolicy {{ version rules {{ id on pays points when {{ slaMet }} }}
-                          recognition {{ allowanceByRole {{ role points }} }} }}
-    ... on InvalidInput {{ message fields {{ field message }} }}
-    ... on Forbidden {{ message }}
-    ... on Conflict {{ message }}
-  }}
-}}
+    ... on PointsPolicy { version rules { id on pays points when { slaMet } }
+                          recognition { allowanceByRole { role points } } }
+    ... on InvalidInput { message fields { field message } }
+    ... on Forbidden { message }
+    ... on Conflict { message }
+  }
+}
 """
 WHAT_IF = """
 query WhatIf($input: WhatIfInput!) {
@@ -142,7 +142,8 @@ async def test_recognition_reaches_the_recipient_s_balance_history_and_the_board
         "recipient": {"name": "Bo"},
     }
     mine = (await stack.graphql(ME, actor="ana"))["me"]
-    assert mine["allowance"]["left"] == 70 and mine["allowance"]["given"] == 30
+    assert mine["allowance"]["left"] == 70
+    assert mine["allowance"]["given"] == 30
     assert mine["allowance"]["month"] == datetime.now(UTC).strftime("%Y-%m")
 
     async def credited() -> Any:
@@ -270,7 +271,8 @@ async def test_rewards_redemptions_and_their_refusals(stack, unique) -> None:
     await wait_for(funded)
     redeemed = (await stack.graphql(REDEEM, {"id": mug}, actor="ivy"))["redeemReward"]
     assert redeemed["__typename"] == "Redemption", redeemed
-    assert redeemed["state"] == "RESERVED" and redeemed["reward"] == {"name": "Mug"}
+    assert redeemed["state"] == "RESERVED"
+    assert redeemed["reward"] == {"name": "Mug"}
     poor = await stack.graphql(
         REWARD, {"input": {**reward, "id": f"tv-{unique}", "cost": 5000}}, actor=stack.admin
     )
@@ -365,4 +367,5 @@ async def test_the_policy_its_versions_and_what_if(stack) -> None:
     ] == "Forbidden"
     report = (await stack.graphql(WHAT_IF, what_if, actor=stack.admin))["policyWhatIf"]
     assert report["__typename"] == "WhatIfReport", report
-    assert report["requests"] >= 0 and report["proposedTotal"] >= 0
+    assert report["requests"] >= 0
+    assert report["proposedTotal"] >= 0
