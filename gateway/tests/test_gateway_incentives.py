@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from icr.kit.testing import bearer
+
 pytestmark = pytest.mark.infra
 
 PROBLEMS = """
@@ -369,3 +371,41 @@ async def test_the_policy_its_versions_and_what_if(stack) -> None:
     assert report["__typename"] == "WhatIfReport", report
     assert report["requests"] >= 0
     assert report["proposedTotal"] >= 0
+
+
+async def test_a_request_s_points_and_the_entries_each_caller_may_see(stack) -> None:
+    rid = await stack.submit("ana")
+    for action, body in (("accept", None), ("start", None), ("resolve", {"note": "done"})):
+        response = await stack.requests.post(
+            f"/requests/{rid}/{action}", json=body, headers=bearer("bo")
+        )
+        assert response.status_code == 200, response.text
+
+    async def rated() -> bool:
+        answer = await stack.feedback.post(
+            f"/ratings/{rid}", json={"stars": 5}, headers=bearer("ana")
+        )
+        return answer.status_code in (200, 201)
+
+    await wait_for(rated)
+    query = """query R($id: ID!) { request(id: $id) { incentives {
+        settlement points awarded entries { account amount kind request { id } } } } }"""
+
+    async def settled() -> Any:
+        found = (await stack.graphql(query, {"id": rid}, actor="bo"))["request"]["incentives"]
+        return found if found and found["settlement"] == "settled" and found["entries"] else None
+
+    # Policy version 0: 10 to the agent, 3 to the provider department, 1 to the rater.
+    mine = await wait_for(settled)
+    assert (mine["points"], mine["awarded"]) == (14, 14)
+    assert mine["entries"] == [
+        {"account": "bo", "amount": 10, "kind": "AWARD", "request": {"id": rid}}
+    ]
+
+    async def accounts(person: str) -> set[str]:
+        data = await stack.graphql(query, {"id": rid}, actor=person)
+        return {e["account"] for e in data["request"]["incentives"]["entries"]}
+
+    assert await accounts("ana") == {"ana"}  # her point for rating
+    assert await accounts("ivy") == {"bo", "dept:it"}  # IT's manager
+    assert await accounts("sam") == {"ana"}  # Sales' manager: his department's entry only

@@ -27,7 +27,7 @@ query Page($first: Int!, $requester: ID!) {
       catalogItem { name providerDepartment { name } }
       parent { id }
       rating { status stars rater { name department { name } } }
-      incentives { status settlement points awarded revoked }
+      incentives { status settlement points awarded revoked entries { amount kind } }
     }
     pageInfo { hasNextPage endCursor }
   }
@@ -87,6 +87,7 @@ async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stac
             "points": 0,
             "awarded": 0,
             "revoked": 0,
+            "entries": [],
         }
         return Counter(
             stack.door.paths() + stack.feedback_door.paths() + stack.incentives_door.paths()

@@ -669,6 +669,11 @@ class RequestIncentives:
     points: int = strawberry.field(description="Points its resolution and rating earned, net.")
     awarded: int
     revoked: int = strawberry.field(description="Taken back (reopened, recovery); negative.")
+    entries: list[LedgerEntry] = strawberry.field(
+        description="The entries it earned (awards and revocations), oldest first: those on the "
+        "caller's own account, on accounts of a department the caller manages, or all for "
+        "admins. The net `points` are shown to anyone."
+    )
 
     @classmethod
     def from_json(cls, row: Json) -> RequestIncentives:
@@ -681,6 +686,7 @@ class RequestIncentives:
             points=row.get("points", 0),
             awarded=row.get("awarded", 0),
             revoked=row.get("revoked", 0),
+            entries=[LedgerEntry.from_json(e) for e in row.get("entries", [])],
         )
 
     @strawberry.field(description="The settlement as an enum.")
