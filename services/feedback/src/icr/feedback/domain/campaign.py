@@ -203,11 +203,12 @@ def results_of(campaign: Campaign, answers: Iterable[Answer]) -> list[GroupResul
         groups[(answer.provider_department_id, answer.respondent_department_id)].append(answer)
     scale = [q.question_id for q in campaign.questions if q.kind == QuestionKind.SCALE]
     nps_q = campaign.nps_question
+    shown = _shown_groups({g: len(m) for g, m in groups.items()}, campaign.threshold)
     out = []
     for (provider, consumer), members in sorted(
         groups.items(), key=lambda g: (g[0][0], g[0][1] or "")
     ):
-        if len(members) < campaign.threshold:
+        if (provider, consumer) not in shown:
             continue
         averages = {
             q: round(sum(a.scores[q] for a in members if q in a.scores) / len(members), 3)
@@ -224,3 +225,29 @@ def results_of(campaign: Campaign, answers: Iterable[Answer]) -> list[GroupResul
             )
         )
     return out
+
+
+def _shown_groups(
+    sizes: Mapping[tuple[str, str | None], int], threshold: int
+) -> set[tuple[str, str | None]]:
+    """The groups that may be shown: each at or above the threshold, and no set of hidden
+    answers recoverable by subtraction. A department's pairs partition its answers, so its
+    total minus its shown pairs is exactly its hidden pairs put together: if those are fewer
+    than the threshold (but some), the smallest shown pairs are hidden too until they are not
+    (complementary suppression; with every pair hidden the remainder is the total itself)."""
+    shown = {g for g, n in sizes.items() if n >= threshold}
+    for provider, consumer in sizes:
+        if consumer is not None or (provider, None) not in shown:
+            continue
+        pairs = sorted(
+            ((n, g) for g, n in sizes.items() if g[0] == provider and g[1] is not None),
+            key=lambda p: (p[0], p[1][1] or ""),
+        )
+        hidden = sum(n for n, g in pairs if g not in shown)
+        for n, pair in pairs:
+            if not 0 < hidden < threshold:
+                break
+            if pair in shown:
+                shown.discard(pair)
+                hidden += n
+    return shown
