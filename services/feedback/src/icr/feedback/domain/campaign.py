@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from icr.contracts import Event
 from icr.contracts.feedback import CampaignClosed, CampaignOpened, GroupResult, Question
+from icr.feedback.domain.anonymity import shown_parts
 from icr.feedback.domain.errors import Conflict, FieldError, InvalidInput
 from icr.feedback.domain.scores import nps
 
@@ -230,24 +231,13 @@ def results_of(campaign: Campaign, answers: Iterable[Answer]) -> list[GroupResul
 def _shown_groups(
     sizes: Mapping[tuple[str, str | None], int], threshold: int
 ) -> set[tuple[str, str | None]]:
-    """The groups that may be shown: each at or above the threshold, and no set of hidden
-    answers recoverable by subtraction. A department's pairs partition its answers, so its
-    total minus its shown pairs is exactly its hidden pairs put together: if those are fewer
-    than the threshold (but some), the smallest shown pairs are hidden too until they are not
-    (complementary suppression; with every pair hidden the remainder is the total itself)."""
-    shown = {g for g, n in sizes.items() if n >= threshold}
-    for provider, consumer in sizes:
-        if consumer is not None or (provider, None) not in shown:
+    """The groups that may be shown: each at or above the threshold, and a department's pairs
+    only as far as no hidden pair can be recovered from its total (see `anonymity`)."""
+    shown: set[tuple[str, str | None]] = set()
+    for (provider, consumer), n in sizes.items():
+        if consumer is not None or n < threshold:
             continue
-        pairs = sorted(
-            ((n, g) for g, n in sizes.items() if g[0] == provider and g[1] is not None),
-            key=lambda p: (p[0], p[1][1] or ""),
-        )
-        hidden = sum(n for n, g in pairs if g not in shown)
-        for n, pair in pairs:
-            if not 0 < hidden < threshold:
-                break
-            if pair in shown:
-                shown.discard(pair)
-                hidden += n
+        shown.add((provider, None))
+        pairs = {g: m for g, m in sizes.items() if g[0] == provider and g[1] is not None}
+        shown |= shown_parts(pairs, threshold, {g: g[1] or "" for g in pairs})
     return shown
