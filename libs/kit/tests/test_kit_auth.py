@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from icr.kit.auth import (
     DEV_ISSUER,
+    MAX_TOKEN_CHARS,
     AuthConfigError,
     IdentityDep,
     InvalidToken,
@@ -130,6 +131,24 @@ async def test_each_bad_token_is_refused_with_its_reason(
         await verifier.verify(build(issuer, other_key))
     assert reason in str(caught.value), (kind, str(caught.value))
     assert caught.value.error == "invalid_token"
+
+
+async def test_an_oversized_token_is_refused_before_it_is_parsed_or_keys_fetched(
+    issuer: DevIssuer,
+) -> None:
+    # Signed by the right key, so only its size can be the reason: a token of megabytes would
+    # otherwise be decoded, its JSON parsed and its signature checked on every request.
+    verifier = file_verifier(issuer)
+    fetches = verifier.keys.fetches
+    huge = issuer.token("ana", padding="x" * 2_000_000)
+    with pytest.raises(InvalidToken, match="too large"):
+        await verifier.verify(huge)
+    with pytest.raises(InvalidToken, match="too large"):
+        await verifier.verify(issuer.token("ana", headers={"kid": "k" * MAX_TOKEN_CHARS}))
+    assert verifier.keys.fetches == fetches
+    # A large but plausible token (an issuer's many roles and groups) still verifies.
+    roles = [f"role-{n:04d}" for n in range(300)]
+    assert (await verifier.verify(issuer.token("ana", roles=roles))).subject == "ana"
 
 
 async def test_a_good_token_names_its_person(issuer: DevIssuer) -> None:

@@ -6,10 +6,10 @@ verified subject is a person id; what that person may do comes from the service'
 the directory, never from claims the caller could choose (unless `AUTH_ROLES_CLAIM` says the
 issuer's role claim is trusted).
 
-Refused, each with a reason that names no key material: a missing or malformed token, an
-algorithm outside the allowlist (so `alg: none` and HS256-with-the-public-key never verify), an
-unknown key id, a key whose type does not fit the algorithm, a bad signature, a wrong issuer or
-audience, an expired or not-yet-valid token, a missing subject.
+Refused, each with a reason that names no key material: a missing, oversized or malformed
+token, an algorithm outside the allowlist (so `alg: none` and HS256-with-the-public-key never
+verify), an unknown key id, a key whose type does not fit the algorithm, a bad signature, a
+wrong issuer or audience, an expired or not-yet-valid token, a missing subject.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ DEV_KEY_PREFIX = "icr-dev-"
 """Key ids of development keys (`python -m icr.kit.devidentity`); production refuses them."""
 DEV_ISSUER = "urn:icr:dev-issuer"
 """The `iss` of development tokens; production refuses to start with it."""
+MAX_TOKEN_CHARS = 16_384
+"""Longer tokens are refused unread: real ones (Keycloak's with many roles and groups) stay well
+under it, and a megabyte token would otherwise be decoded and its signature checked."""
 UNAVAILABLE_RETRY_SECONDS = 5.0
 """While no key was ever fetched, a failed fetch is retried at most this often (every request
 in between gets a quick 503 instead of waiting on an issuer that is down)."""
@@ -249,6 +252,8 @@ class TokenVerifier:
     async def verify(self, token: str | None) -> Identity:
         if not token:
             raise MissingToken("a bearer token is required")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise InvalidToken(f"the token is too large (over {MAX_TOKEN_CHARS} characters)")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -230,6 +230,7 @@ def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Before anything starts: settings that cannot verify tokens safely stop the process.
         verifier = TokenVerifier(spec.settings)
+        spec.settings.check_startup()
         app.state.verifier = verifier
         runtime = Runtime(spec)
         app.state.runtime = runtime
