@@ -146,8 +146,9 @@ class Campaign:
         return [Department.from_json(r) for r in rows if r]
 
     @strawberry.field(
-        description="Results above the threshold: admins see every department, a department's "
-        "manager and agents their own (pass `departmentId`)."
+        description="Results once the campaign is closed, for groups above the anonymity "
+        "threshold: admins see every department, a department's manager and agents their own "
+        "(pass `departmentId`)."
     )
     async def results(
         self, info: Info, department_id: strawberry.ID | None = None
