@@ -6,11 +6,14 @@ import contextlib
 import dataclasses
 import gc
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from icr.gateway import ide
 from icr.gateway.clients import Clients
 from icr.gateway.http import GraphQLHttp, GraphQLPost, Operations
 from icr.gateway.schema import build_schema
@@ -65,10 +68,15 @@ def build_app(
     graphql = LiveRouter(
         schema,
         context_getter=connection_context,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        graphql_ide="graphiql" if settings.serves_ide else None,
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
+    if settings.serves_ide:
+        # GraphiQL's own files, from the gateway (development only: production has no IDE).
+        assets = Path(settings.graphiql_assets_dir).resolve()
+        graphql.ide_assets = assets
+        app.mount(ide.ASSETS_URL, StaticFiles(directory=assets, check_dir=False), name="ide")
     app.include_router(graphql, prefix="/graphql")
     install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     return app
