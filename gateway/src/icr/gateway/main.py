@@ -20,7 +20,7 @@ from icr.gateway.schema import build_schema
 from icr.gateway.settings import GatewaySettings
 from icr.gateway.websocket import LiveRouter, connection_context
 from icr.kit.auth import TokenVerifier
-from icr.kit.health import Check, Readiness, health_router
+from icr.kit.health import Check, NotReady, Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
 from icr.kit.logging import configure_logging
 
@@ -89,8 +89,14 @@ def _readiness(request: Request) -> Readiness:
 
 def _ready_check(http: httpx.AsyncClient) -> Check:
     async def check() -> None:
-        response = await http.get("/health/ready")
-        response.raise_for_status()
+        try:
+            response = await http.get("/health/ready")
+        except httpx.TransportError as exc:
+            raise NotReady("unreachable") from exc
+        if response.status_code != 200:
+            # The service's own /health/ready names its failing dependency; the gateway says
+            # only that this service is not ready (its details are on its own port).
+            raise NotReady(f"not ready ({response.status_code})")
 
     return check
 
