@@ -93,7 +93,8 @@ def test_a_request_from_catalog_to_rating_shows_in_scores_and_matrix(
 
     # IT's queue shows it to the agent with the buttons to press.
     queue = platform.graphql(
-        "query($f: RequestFilter) { requests(filter: $f, first: 10) { nodes { id allowedActions } } }",
+        """query($f: RequestFilter) {
+             requests(filter: $f, first: 10) { nodes { id allowedActions } } }""",
         {"f": {"providerDepartmentIds": [org.it], "statuses": ["SUBMITTED"]}},
         actor=org.bo,
     )["requests"]["nodes"]
@@ -128,6 +129,7 @@ def test_a_request_from_catalog_to_rating_shows_in_scores_and_matrix(
     assert [h["action"] for h in detail["history"]] == [
         "submit",
         "accept",
+        "assign",  # accepting assigns the request to the agent who accepted it
         "start",
         "ask",
         "reply",
@@ -193,7 +195,8 @@ def test_a_one_star_rating_opens_a_recovery_request_to_the_provider(
 
     def recovery() -> Any:
         found = platform.graphql(
-            "query($id: ID!) { rating(requestId: $id) { recoveryRequest { id status providerDepartment { id } } } }",
+            """query($id: ID!) { rating(requestId: $id) {
+                 recoveryRequest { id status providerDepartment { id } } } }""",
             {"id": rid},
             actor=org.ivy,
         )["rating"]
@@ -223,7 +226,8 @@ async def test_a_subscription_over_a_websocket_sees_the_services_events(
         auth = {"authorization": f"Bearer {token_for(org.ana)}"}
         await ws.send(json.dumps({"type": "connection_init", "payload": auth}))
         assert (await next_message(ws, 10) or {}).get("type") == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        payload = {"query": query, "variables": {"id": rid}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         # The gateway's feed starts at the latest offset with its first subscriber: comment
         # until one event comes through, so the feed is surely listening.
         got = None
@@ -232,14 +236,16 @@ async def test_a_subscription_over_a_websocket_sees_the_services_events(
             got = await next_message(ws, 1.5)
             if got:
                 break
-        assert got and got["type"] == "next", got
+        assert got, "no event in 20 tries"
+        assert got["type"] == "next", got
         assert got["payload"]["data"]["requestUpdated"]["eventType"] == "requests.request.commented"
         # Now the agent's action, made on the requests service, arrives as it is now.
         await asyncio.to_thread(act, platform, "accept", rid, org.bo)
         update = None
         while update is None or update["eventType"] == "requests.request.commented":
             message = await next_message(ws, 15)
-            assert message and message["type"] == "next", message
+            assert message, "the accepted event did not arrive"
+            assert message["type"] == "next", message
             update = message["payload"]["data"]["requestUpdated"]
         assert update == {
             "eventType": "requests.request.accepted",

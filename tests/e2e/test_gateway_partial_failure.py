@@ -5,6 +5,7 @@ gateway's upstream timeout; /health/ready names the service; all is well once it
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -37,10 +38,8 @@ def restored(platform: Platform) -> Iterator[Platform]:
         yield platform
     finally:
         for app in ("requests", "feedback"):
-            try:
+            with contextlib.suppress(ProcessLookupError, FileNotFoundError, ValueError):
                 platform.resume(app)
-            except (ProcessLookupError, FileNotFoundError, ValueError):
-                pass
         platform.restore()
 
 
