@@ -226,7 +226,7 @@ async def test_a_subscription_over_a_websocket_sees_the_services_events(
         auth = {"authorization": f"Bearer {token_for(org.ana)}"}
         await ws.send(json.dumps({"type": "connection_init", "payload": auth}))
         assert (await next_message(ws, 10) or {}).get("type") == "connection_ack"
-        payload = {"query": query, "variables": {"id": rid}}
+        payload = {"query": query}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         # The gateway's feed starts at the latest offset with its first subscriber: comment
         # until one event comes through, so the feed is surely listening.
