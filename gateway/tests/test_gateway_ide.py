@@ -41,6 +41,10 @@ async def test_the_page_loads_nothing_from_another_host(assets: Path) -> None:
         external = [url for url in fetched if _ABSOLUTE.match(url)]
         assert external == [], external
         assert "unpkg" not in page
+        # GraphiQL's fetcher sends the Headers box's headers as the websocket's connection_init
+        # payload, where the gateway reads the token: the page keeps that fetcher.
+        assert "GraphiQL.createFetcher(" in page
+        assert "subscriptionUrl" in page
         assert "cdn" not in page.lower()
         # Each file the page names is served by the gateway, byte for byte what the page's
         # integrity attribute (which the browser checks) expects.
