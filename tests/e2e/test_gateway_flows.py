@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 
+from icr.gateway import ide
 from icr.kit.testing import token_for
 
 from .conftest import Platform
@@ -252,3 +255,15 @@ async def test_a_subscription_over_a_websocket_sees_the_services_events(
             "request": {"id": rid, "status": "ACCEPTED"},
         }
         await ws.send(json.dumps({"id": "1", "type": "complete"}))
+
+
+def test_graphiql_is_served_by_the_running_gateway_without_a_cdn(platform: Platform) -> None:
+    """The platform as `make up` runs it (development): the page and every file it loads come
+    from the gateway (the files `make install` fetched)."""
+    page = httpx.get(f"{platform.gateway}/graphql", headers={"accept": "text/html"}, timeout=10)
+    assert page.status_code == 200, page.text[:200]
+    loaded = re.findall(r'\b(?:src|href)="(/graphql/assets/[^"]+)"', page.text)
+    assert len(loaded) == len(ide.assets())
+    assert "unpkg.com" not in page.text
+    for path in loaded:
+        assert httpx.get(f"{platform.gateway}{path}", timeout=10).status_code == 200, path
