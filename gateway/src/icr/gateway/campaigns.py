@@ -175,7 +175,7 @@ async def _call(info: Info, method: str, path: str, **kwargs: Any) -> Any:
 @strawberry.type
 class CampaignsQuery:
     @strawberry.field(description="Recent campaigns, newest first.")
-    async def campaigns(self, info: Info, first: int = 20) -> list[Campaign]:
+    async def campaigns(self, info: Info, first: int = 20) -> list[Campaign] | None:
         return [
             Campaign.from_json(c)
             for c in await _call(info, "GET", "/campaigns", params={"limit": first})

@@ -235,6 +235,9 @@ class KeySet:
         return keys
 
 
+VERIFIED_CACHE_SIZE = 10_000  # distinct tokens remembered per process
+
+
 class TokenVerifier:
     def __init__(self, settings: ServiceSettings, keys: KeySet | None = None) -> None:
         self.algorithms = _check_settings(settings)
@@ -245,6 +248,11 @@ class TokenVerifier:
         self.roles_claim = settings.auth_roles_claim
         self.keys = keys or KeySet(settings)
         self._prepared: dict[tuple[str, str], Any] = {}
+        # Tokens that verified, with the key that verified them and until when they hold: a
+        # client sends the same token on every call, and the signature check (ES256) was about
+        # half of the gateway's cost of a trivial query. A hit still asks the key set for the
+        # key (a rotated-away key ends the entry) and checks the expiry.
+        self._verified: dict[str, tuple[Identity, str, Mapping[str, Any], float]] = {}
 
     async def close(self) -> None:
         await self.keys.close()
@@ -254,6 +262,20 @@ class TokenVerifier:
             raise MissingToken("a bearer token is required")
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken(f"the token is too large (over {MAX_TOKEN_CHARS} characters)")
+        hit = self._verified.get(token)
+        if hit is not None:
+            identity, kid, jwk, until = hit
+            if time.time() < until and await self.keys.get(kid) is jwk:
+                return identity
+            self._verified.pop(token, None)
+        identity, kid, jwk = await self._verify(token)
+        until = float(identity.claims["exp"]) + self.leeway
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = (identity, kid, jwk, until)
+        return identity
+
+    async def _verify(self, token: str) -> tuple[Identity, str, Mapping[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -295,7 +317,7 @@ class TokenVerifier:
         subject = claims.get(self.subject_claim)
         if not isinstance(subject, str) or not subject.strip():
             raise InvalidToken(f"the token's {self.subject_claim!r} claim is not a person id")
-        return Identity(subject, token, claims, self._trusted_roles(claims))
+        return Identity(subject, token, claims, self._trusted_roles(claims)), kid, jwk
 
     def _trusted_roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
         """The roles of AUTH_ROLES_CLAIM, a dotted path into the claims (Keycloak puts realm
