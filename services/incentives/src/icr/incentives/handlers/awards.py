@@ -169,6 +169,11 @@ async def settle(
         after = known.value
     except ConcurrentUpdate:
         after = (await change_facts(request_id, settled, deps=deps)).value
+    if after.round != settled_round:
+        # Reopened while this paid: the reopen's clawback may have read the ledger before these
+        # awards were in it, so revoke them here (an award is revoked once whoever gets there).
+        await revoke_round(after, settled_round, "", "request reopened", deps)
+        return
     if after.recovery_needed:
         # Recovery was flagged while this settled: its awards must not stand.
         await revoke_round(after, after.round, after.recovery_event_id, "recovery needed", deps)
