@@ -44,7 +44,7 @@ class ReadGate:
 
 
 class AppendGate:
-    """The real ledger, holding the append of one rule's entry until released."""
+    """The real ledger, holding any append that carries one rule's entry until released."""
 
     def __init__(self, ledger: Any, rule_id: str) -> None:
         self.ledger, self.rule_id = ledger, rule_id
@@ -53,11 +53,19 @@ class AppendGate:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.ledger, name)
 
-    async def append(self, entry: Entry, *, project_due: datetime) -> bool:
-        if entry.rule_id == self.rule_id:
+    async def _gate(self, entries: list[Entry]) -> None:
+        if any(e.rule_id == self.rule_id for e in entries):
             self.reached.set()
             await asyncio.wait_for(self.release.wait(), 30)
+
+    async def append(self, entry: Entry, *, project_due: datetime) -> bool:
+        await self._gate([entry])
         new: bool = await self.ledger.append(entry, project_due=project_due)
+        return new
+
+    async def append_many(self, entries: list[Entry], *, project_due: datetime) -> set[str]:
+        await self._gate(entries)
+        new: set[str] = await self.ledger.append_many(entries, project_due=project_due)
         return new
 
 
@@ -110,8 +118,8 @@ async def test_a_reopen_while_the_round_is_being_paid_revokes_what_it_paid(  # t
     gate = AppendGate(service.deps.ledger, "team-share")
     deps = dataclasses.replace(service.deps, ledger=gate)
     outcome = RatingOutcome("submitted", 5, new_id(), datetime.now(UTC))
-    # The rating's member pays the agent, then stalls before the department's share; meanwhile
-    # the reopen's member claws back what it finds (the agent's award) and starts round 1.
+    # The rating's member has decided the round's awards and stalls before writing them;
+    # meanwhile the reopen's member claws back what it finds in the ledger and starts round 1.
     settling = asyncio.create_task(awards.settle_when_rated(f.request_id, outcome, deps=deps))
     await asyncio.wait_for(gate.reached.wait(), 30)
     await awards.claw_back_when_reopened(reopened(f.request_id), new_id(), deps=service.deps)
@@ -124,4 +132,3 @@ async def test_a_reopen_while_the_round_is_being_paid_revokes_what_it_paid(  # t
 
 async def _balances(service: Any, expected: dict[str, int]) -> bool:
     return all([await service.balance(a) == v for a, v in expected.items()])
-

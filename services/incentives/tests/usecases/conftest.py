@@ -83,7 +83,7 @@ class World:
         from icr.incentives.domain.settlement import RatingOutcome
 
         event_id = event_id or new_id()
-        await awards.award_rater_when_rating_submitted(
+        rater = await awards.rater_entries(
             request_id=request_id,
             rater_id="ana",
             rater_department_id="sales",
@@ -94,7 +94,7 @@ class World:
             deps=self.deps,
         )
         outcome = RatingOutcome("submitted", stars, event_id, self.clock())
-        await awards.settle_when_rated(request_id, outcome, deps=self.deps)
+        await awards.settle_when_rated(request_id, outcome, deps=self.deps, also=rater)
         return event_id
 
     async def reopen(self, request_id: str, round: int, event_id: str | None = None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -55,11 +55,17 @@ class FakeLedger:
         self.outbox.events += entry_events(entry)
         return True
 
+    async def append_many(self, entries: Sequence[Entry], *, project_due: datetime) -> set[str]:
+        return {e.id for e in entries if await self.append(e, project_due=project_due)}
+
     async def get(self, entry_id: str) -> Entry | None:
         return self.entries.get(entry_id)
 
     async def projected(self, entry_id: str) -> None:
         self.unprojected.discard(entry_id)
+
+    async def projected_many(self, entry_ids: Sequence[str]) -> None:
+        self.unprojected.difference_update(entry_ids)
 
     async def for_request(self, request_id: str) -> list[Entry]:
         return await self.for_requests([request_id])
@@ -123,6 +129,10 @@ class FakeAccounts:
             if entry.hold_id in doc["holds"]:
                 doc["holds"].remove(entry.hold_id)
 
+    async def apply_many(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            await self.apply(entry)
+
     async def get(self, account: str) -> Account | None:
         doc = self.docs.get(account)
         if doc is None:
@@ -170,6 +180,10 @@ class FakeBoards:
                 self.applied.add((*line, entry.id))
                 self.points[line] += entry.amount
 
+    async def apply_many(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            await self.apply(entry)
+
     async def top(self, board: str, period: str, limit: int) -> list[BoardLine]:
         lines = [
             BoardLine(b, p, s, pts)
@@ -196,6 +210,9 @@ class FakeCaps:
         self.used[key] += amount
         self.applied[key].add(entry_id)
         return True
+
+    async def take_many(self, key: str, amounts: Sequence[tuple[str, int]], limit: int) -> set[str]:
+        return {i for i, a in amounts if await self.take(key, i, a, limit)}
 
 
 class FakeFacts:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from icr.contracts.requests import RequestReopened, RequestResolved, RequestSubmitted
-from icr.incentives.domain.ledger import Kind
+from icr.incentives.domain.ledger import Entry, Kind
+from icr.incentives.domain.policy import Policy
 from icr.incentives.domain.settlement import (
     RatingOutcome,
     RequestFacts,
@@ -18,7 +19,7 @@ from icr.incentives.domain.settlement import (
     revocations,
 )
 from icr.incentives.handlers.deps import Deps, retrying
-from icr.incentives.handlers.ledger import pay, record_entry
+from icr.incentives.handlers.ledger import record_entries, within_caps
 from icr.incentives.handlers.ports import Versioned
 from icr.kit.outbox import ConcurrentUpdate
 
@@ -98,13 +99,16 @@ async def settle_when_resolved(event: RequestResolved, event_id: str, *, deps: D
     await settle(event.request_id, deps=deps, known=known)
 
 
-async def settle_when_rated(request_id: str, outcome: RatingOutcome, *, deps: Deps) -> None:
-    """A rating submitted, expired or skipped: the outcome the round's rules wait for."""
+async def settle_when_rated(
+    request_id: str, outcome: RatingOutcome, *, deps: Deps, also: Sequence[Entry] = ()
+) -> None:
+    """A rating submitted, expired or skipped: the outcome the round's rules wait for. `also`:
+    entries the same event pays (the rater's), written with the round's awards in one go."""
     known = await change_facts(request_id, lambda facts: facts.rated(outcome), deps=deps)
-    await settle(request_id, deps=deps, known=known)
+    await settle(request_id, deps=deps, known=known, also=also)
 
 
-async def award_rater_when_rating_submitted(
+async def rater_entries(
     *,
     request_id: str,
     rater_id: str,
@@ -114,9 +118,10 @@ async def award_rater_when_rating_submitted(
     event_id: str,
     at: datetime,
     deps: Deps,
-) -> None:
+) -> list[Entry]:
+    """What giving this rating earns the rater, under the policy in effect when it was given."""
     policy = await deps.policies.in_effect(at)
-    for entry in rater_awards(
+    return rater_awards(
         request_id=request_id,
         rater_id=rater_id,
         rater_department_id=rater_department_id,
@@ -125,8 +130,7 @@ async def award_rater_when_rating_submitted(
         event_id=event_id,
         at=at,
         policy=policy,
-    ):
-        await record_entry(entry, deps=deps)
+    )
 
 
 async def settle(
@@ -135,24 +139,19 @@ async def settle(
     deps: Deps,
     timed_out: bool = False,
     known: Versioned[RequestFacts] | None = None,
+    also: Sequence[Entry] = (),
 ) -> None:
     """Pays the current round's resolution awards once every fact is in (or the rating wait
     ran out), then marks the round settled. A crash in between pays nothing twice: each award
-    is keyed by (resolution event, rule, account). `known`: the facts as just saved."""
-    known = known or await deps.facts.get(request_id)
-    if known is None:
+    is keyed by (resolution event, rule, account). `known`: the facts as just saved; `also`:
+    entries to write with the awards (written even if the round does not settle now)."""
+    plan = await _round_to_settle(request_id, deps=deps, timed_out=timed_out, known=known)
+    if plan is None:
+        await record_entries(also, deps=deps)
         return
-    facts = known.value
-    resolution = facts.resolution
-    if facts.settled or resolution is None:
-        return
-    if not facts.ready:
-        if not timed_out:
-            return
-        facts = as_timed_out(facts, deps.clock())
-    policy = await deps.policies.in_effect(resolution.resolved_at)
-    for entry in resolution_awards(facts, policy):
-        await pay(entry, policy, deps=deps)
+    known, facts, policy = plan
+    awards = await within_caps(resolution_awards(facts, policy), policy, deps=deps)
+    await record_entries([*also, *awards], deps=deps)
     settled_round = facts.round
 
     def settled(current: RequestFacts) -> bool:
@@ -177,6 +176,24 @@ async def settle(
     if after.recovery_needed:
         # Recovery was flagged while this settled: its awards must not stand.
         await revoke_round(after, after.round, after.recovery_event_id, "recovery needed", deps)
+
+
+async def _round_to_settle(
+    request_id: str, *, deps: Deps, timed_out: bool, known: Versioned[RequestFacts] | None
+) -> tuple[Versioned[RequestFacts], RequestFacts, Policy] | None:
+    """The facts to settle and the policy in effect at the resolution; None if not ready."""
+    known = known or await deps.facts.get(request_id)
+    if known is None:
+        return None
+    facts = known.value
+    resolution = facts.resolution
+    if facts.settled or resolution is None:
+        return None
+    if not facts.ready:
+        if not timed_out:
+            return None
+        facts = as_timed_out(facts, deps.clock())
+    return known, facts, await deps.policies.in_effect(resolution.resolved_at)
 
 
 async def settle_when_due(request_id: str, *, deps: Deps) -> None:
@@ -217,6 +234,6 @@ async def revoke_round(
     revoked = {e.revokes for e in entries if e.kind == Kind.REVOKE}
     awards = [e for e in entries if e.round == round and e.id not in revoked]
     at = deps.clock()
-    for entry in revocations(awards, source_event_id=source_event_id, reason=reason, at=at):
-        await record_entry(entry, deps=deps)
+    revoking = revocations(awards, source_event_id=source_event_id, reason=reason, at=at)
+    for entry in await record_entries(revoking, deps=deps):
         log.info("points revoked", extra={"entry_id": entry.id, "request_id": facts.request_id})
