@@ -83,9 +83,17 @@ def resolution(n: int, assignee: str) -> list[tuple[str, Envelope]]:
         stars=5,
         submitted_at=now,
     )
+    # Numbered as the producing services' relays number their aggregates' events (the
+    # consumer then orders and deduplicates them by position, not by an inbox record each).
     return [
-        (SETTINGS.topic_name(topics.REQUESTS.name), Envelope.wrap(resolved, source="requests")),
-        (SETTINGS.topic_name(topics.RATINGS.name), Envelope.wrap(rated, source="feedback")),
+        (
+            SETTINGS.topic_name(topics.REQUESTS.name),
+            Envelope.wrap(resolved, source="requests", sequence=1),
+        ),
+        (
+            SETTINGS.topic_name(topics.RATINGS.name),
+            Envelope.wrap(rated, source="feedback", sequence=1),
+        ),
     ]
 
 

@@ -277,6 +277,11 @@ def invariant() -> Callable[[IncentivesSettings], Awaitable[dict[str, int]]]:
 
 
 @pytest.fixture
+def fresh_settings() -> Callable[..., IncentivesSettings]:
+    return settings_for_test
+
+
+@pytest.fixture
 def run() -> Callable[..., Any]:
     return running
 

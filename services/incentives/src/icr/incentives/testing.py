@@ -255,6 +255,9 @@ class FakePolicies:
         live = [p for p in self.by_version.values() if p.effective_from <= at]
         return max(live, key=lambda p: (p.effective_from, p.version), default=DEFAULT_POLICY)
 
+    async def in_effect_many(self, times: Sequence[datetime]) -> list[Policy]:
+        return [await self.in_effect(at) for at in times]
+
     async def latest(self) -> Policy:
         return self.by_version[max(self.by_version)] if self.by_version else DEFAULT_POLICY
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from icr.contracts.requests import RequestReopened, RequestResolved, RequestSubmitted
 from icr.incentives.domain.ledger import Entry, Kind
-from icr.incentives.domain.policy import Policy
 from icr.incentives.domain.settlement import (
     RatingOutcome,
     RequestFacts,
@@ -99,38 +99,43 @@ async def settle_when_resolved(event: RequestResolved, event_id: str, *, deps: D
     await settle(event.request_id, deps=deps, known=known)
 
 
+@dataclass(frozen=True)
+class RatingGiven:
+    """A submitted rating, as the rater's rules need it."""
+
+    request_id: str
+    rater_id: str
+    rater_department_id: str
+    provider_department_id: str
+    assignee_id: str | None
+    event_id: str
+    at: datetime
+
+
 async def settle_when_rated(
-    request_id: str, outcome: RatingOutcome, *, deps: Deps, also: Sequence[Entry] = ()
-) -> None:
-    """A rating submitted, expired or skipped: the outcome the round's rules wait for. `also`:
-    entries the same event pays (the rater's), written with the round's awards in one go."""
-    known = await change_facts(request_id, lambda facts: facts.rated(outcome), deps=deps)
-    await settle(request_id, deps=deps, known=known, also=also)
-
-
-async def rater_entries(
-    *,
     request_id: str,
-    rater_id: str,
-    rater_department_id: str,
-    provider_department_id: str,
-    assignee_id: str | None,
-    event_id: str,
-    at: datetime,
+    outcome: RatingOutcome,
+    *,
     deps: Deps,
-) -> list[Entry]:
-    """What giving this rating earns the rater, under the policy in effect when it was given."""
-    policy = await deps.policies.in_effect(at)
-    return rater_awards(
-        request_id=request_id,
-        rater_id=rater_id,
-        rater_department_id=rater_department_id,
-        provider_department_id=provider_department_id,
-        assignee_id=assignee_id,
-        event_id=event_id,
-        at=at,
-        policy=policy,
-    )
+    rating: RatingGiven | None = None,
+) -> None:
+    """A rating submitted, expired or skipped: the outcome the round's rules wait for. `rating`:
+    a submitted one, whose rater's point is written with the round's awards.
+
+    Usually the resolution is in and this outcome completes the round: then the round is
+    settled on the facts as read, and the outcome is saved with the settled mark in one write
+    (a crash before it leaves the facts as they were, and the redelivery settles again, paying
+    nothing twice)."""
+
+    def rated(facts: RequestFacts) -> bool:
+        return facts.rated(outcome)
+
+    known = await deps.facts.get(request_id)
+    if known is not None and rated(known.value) and known.value.ready:
+        await settle(request_id, deps=deps, known=known, rating=rating, unsaved=rated)
+        return
+    known = await change_facts(request_id, rated, deps=deps)
+    await settle(request_id, deps=deps, known=known, rating=rating)
 
 
 async def settle(
@@ -139,31 +144,42 @@ async def settle(
     deps: Deps,
     timed_out: bool = False,
     known: Versioned[RequestFacts] | None = None,
-    also: Sequence[Entry] = (),
+    rating: RatingGiven | None = None,
+    unsaved: Change | None = None,
 ) -> None:
     """Pays the current round's resolution awards once every fact is in (or the rating wait
     ran out), then marks the round settled. A crash in between pays nothing twice: each award
-    is keyed by (resolution event, rule, account). `known`: the facts as just saved; `also`:
-    entries to write with the awards (written even if the round does not settle now)."""
-    plan = await _round_to_settle(request_id, deps=deps, timed_out=timed_out, known=known)
+    is keyed by (resolution event, rule, account). `known`: the facts as just saved, or with
+    the change `unsaved` applied but not saved yet (saved with the mark); `rating`: a rating
+    whose rater's point is written with the awards (even if the round does not settle now)."""
+    plan = _round_to_settle(known, deps=deps, timed_out=timed_out) if known else None
+    if known is None:
+        known = await deps.facts.get(request_id)
+        plan = _round_to_settle(known, deps=deps, timed_out=timed_out) if known else None
+    times = ([] if plan is None else [plan.resolution_at]) + ([] if rating is None else [rating.at])
+    policies = await deps.policies.in_effect_many(times) if times else []
+    also: list[Entry] = []
+    if rating is not None:
+        also = rater_awards(**vars(rating), policy=policies[-1])
     if plan is None:
         await record_entries(also, deps=deps)
         return
-    known, facts, policy = plan
-    awards = await within_caps(resolution_awards(facts, policy), policy, deps=deps)
+    assert known is not None
+    policy = policies[0]
+    awards = await within_caps(resolution_awards(plan.facts, policy), policy, deps=deps)
     await record_entries([*also, *awards], deps=deps)
-    settled_round = facts.round
+    settled_round = plan.facts.round
 
     def settled(current: RequestFacts) -> bool:
+        changed = unsaved(current) if unsaved is not None else False
         if current.round != settled_round or current.settled:
-            return False
+            return changed
         current.mark_settled()
         return True
 
     try:
         # The facts as read: usually still current, so the mark needs no second read.
-        if not settled(known.value):
-            return
+        known.value.mark_settled()
         await deps.facts.save(known)
         after = known.value
     except ConcurrentUpdate:
@@ -178,13 +194,16 @@ async def settle(
         await revoke_round(after, after.round, after.recovery_event_id, "recovery needed", deps)
 
 
-async def _round_to_settle(
-    request_id: str, *, deps: Deps, timed_out: bool, known: Versioned[RequestFacts] | None
-) -> tuple[Versioned[RequestFacts], RequestFacts, Policy] | None:
-    """The facts to settle and the policy in effect at the resolution; None if not ready."""
-    known = known or await deps.facts.get(request_id)
-    if known is None:
-        return None
+@dataclass(frozen=True)
+class _Plan:
+    facts: RequestFacts
+    resolution_at: datetime
+
+
+def _round_to_settle(
+    known: Versioned[RequestFacts], *, deps: Deps, timed_out: bool
+) -> _Plan | None:
+    """The facts to settle (as of the resolution's time); None if not ready."""
     facts = known.value
     resolution = facts.resolution
     if facts.settled or resolution is None:
@@ -193,7 +212,7 @@ async def _round_to_settle(
         if not timed_out:
             return None
         facts = as_timed_out(facts, deps.clock())
-    return known, facts, await deps.policies.in_effect(resolution.resolved_at)
+    return _Plan(facts, resolution.resolved_at)
 
 
 async def settle_when_due(request_id: str, *, deps: Deps) -> None:

@@ -155,6 +155,10 @@ class FactsRepository(Protocol):
 class PolicyRepository(Protocol):
     async def in_effect(self, at: datetime) -> Policy: ...
 
+    async def in_effect_many(self, times: Sequence[datetime]) -> list[Policy]:
+        """The version in effect at each of `times`, in one read."""
+        ...
+
     async def latest(self) -> Policy: ...
 
     async def versions(self) -> list[Policy]:
