@@ -128,6 +128,7 @@ class FakeAccounts:
             doc["reserved"] += entry.amount
             if entry.hold_id in doc["holds"]:
                 doc["holds"].remove(entry.hold_id)
+            doc.setdefault("spent", []).append(entry.hold_id)
 
     async def apply_many(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
@@ -152,7 +153,7 @@ class FakeAccounts:
         doc = self.docs.get(account)
         if doc is None:
             return False
-        if hold_id in doc["holds"]:
+        if hold_id in doc["holds"] or hold_id in doc.get("spent", []):
             return True
         if doc["available"] < amount:
             return False

@@ -16,7 +16,7 @@ from pymongo import ASCENDING, IndexModel
 
 from icr.incentives.domain.ledger import Entry, is_department
 from icr.incentives.handlers.ports import Account
-from icr.incentives.store.bulk import apply_each_once
+from icr.incentives.store.bulk import KEEP, apply_each_once
 from icr.kit.mongo import Document, Mongo
 
 ACCOUNTS = "accounts"
@@ -44,7 +44,10 @@ def _update(entry: Entry) -> Document:
         inc["reserved"] = entry.amount
     update: Document = {"$inc": inc}
     if entry.hold_id is not None:
+        # The hold is spent, and remembered as spent: a replica that stalled between its debit
+        # lookup and its hold must find it taken, not take a second one that nothing releases.
         update["$pull"] = {"holds": entry.hold_id}
+        update["$push"] = {"spent_holds": {"$each": [entry.hold_id], "$slice": -KEEP}}
     if not is_department(entry.account):
         update["$set"] = {"department_id": entry.department_id}
     else:
@@ -77,13 +80,22 @@ class AccountStore:
 
     async def hold(self, account: str, hold_id: str, amount: int) -> bool:
         result = await self.collection.update_one(
-            {"_id": account, "available": {"$gte": amount}, "holds": {"$ne": hold_id}},
+            {
+                "_id": account,
+                "available": {"$gte": amount},
+                "holds": {"$ne": hold_id},
+                "spent_holds": {"$ne": hold_id},
+            },
             {"$inc": {"available": -amount, "reserved": amount}, "$push": {"holds": hold_id}},
         )
         if result.modified_count:
             return True
-        doc = await self.collection.find_one({"_id": account}, projection={"holds": 1})
-        return doc is not None and hold_id in doc.get("holds", [])
+        doc = await self.collection.find_one(
+            {"_id": account}, projection={"holds": 1, "spent_holds": 1}
+        )
+        return doc is not None and (
+            hold_id in doc.get("holds", []) or hold_id in doc.get("spent_holds", [])
+        )
 
     async def release(self, account: str, hold_id: str, amount: int) -> None:
         await self.collection.update_one(
