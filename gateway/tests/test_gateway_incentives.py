@@ -298,6 +298,9 @@ async def test_rewards_redemptions_and_their_refusals(stack, unique) -> None:
         "{ redemptions(state: RESERVED) { id person { name } } }", actor=stack.admin
     )
     assert {"id": redeemed["id"], "person": {"name": "Ivy"}} in waiting["redemptions"]
+    # An admin's own list is their own: the service lists everyone's when no person is named.
+    admins = (await stack.graphql("{ myRedemptions { id } }", actor=stack.admin))["myRedemptions"]
+    assert {"id": redeemed["id"]} not in admins
 
     rid = {"id": redeemed["id"]}
     assert (await stack.graphql(DECIDE, rid, actor="ivy"))["fulfilRedemption"][
