@@ -205,7 +205,7 @@ async def test_accounts_are_shown_to_whom_the_service_allows(stack) -> None:
     assert seen["pointsAccount"]["person"] == {"name": "Ana"}
     assert seen["ledger"]["pageInfo"]["hasNextPage"] is False
     refused = (await stack.raw('{ pointsAccount(personId: "bo") { balance } }', actor="ana")).json()
-    assert refused["data"] is None
+    assert refused["data"] == {"pointsAccount": None}  # nullable: the rest of a query stays
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     dept = await stack.graphql(
         """{ departmentPoints(departmentId: "it") {
@@ -298,6 +298,9 @@ async def test_rewards_redemptions_and_their_refusals(stack, unique) -> None:
         "{ redemptions(state: RESERVED) { id person { name } } }", actor=stack.admin
     )
     assert {"id": redeemed["id"], "person": {"name": "Ivy"}} in waiting["redemptions"]
+    # An admin's own list is their own: the service lists everyone's when no person is named.
+    admins = (await stack.graphql("{ myRedemptions { id } }", actor=stack.admin))["myRedemptions"]
+    assert {"id": redeemed["id"]} not in admins
 
     rid = {"id": redeemed["id"]}
     assert (await stack.graphql(DECIDE, rid, actor="ivy"))["fulfilRedemption"][

@@ -62,6 +62,7 @@ class World:
         self.platform, self.org = platform, org
         self.requester = org.ana  # the employee of the current cell
         self.hired = 0
+        self.reward: str | None = None
 
     def hire(self) -> str:
         """A new Sales employee: the feedback service asks one person at most four times a
@@ -112,11 +113,65 @@ class World:
         opened = self.platform.graphql(OPEN, {"i": campaign}, actor=self.org.root)
         return str(ok(opened["openCampaign"], "Campaign")["id"])
 
+    # -- incentives ------------------------------------------------------------------------
+
+    def points(self) -> str:
+        """The incentives state, made once: a reward with stock (cost 1) and points for every
+        persona, given by Sam (the Sales manager: no persona, an allowance of 200; Ana gets the
+        most his per-recipient cap allows, 50: about 25 cells redeem a point of hers). The
+        incentives service learns the people from the directory's events, so the first writes
+        wait for it. The employee of these cells is Ana (a rating cell may have hired another).
+        Returns the reward's id."""
+        org = self.org
+        self.requester = org.ana
+        if self.reward is not None:
+            return self.reward
+        reward = f"mug-{org.ana}"
+        i = {"id": reward, "names": {"en": "Mug"}, "cost": 1, "stock": 1000}
+
+        def upserted() -> bool:
+            found = self.platform.graphql_body(UPSERT_REWARD, {"i": i}, actor=org.root)
+            return bool((found["data"] or {}).get("upsertReward", {}).get("__typename") == "Reward")
+
+        eventually(upserted)
+        given = {org.ana: 50, org.bo: 5, org.ivy: 5, org.root: 5, org.eve: 5}
+        for recipient, amount in given.items():
+            eventually(lambda r=recipient, a=amount: self.give(org.sam, r, a))
+        for recipient, amount in given.items():
+            eventually(lambda r=recipient, a=amount: self.available(r) >= a)
+        self.reward = reward
+        return reward
+
+    def give(self, giver: str, recipient: str, amount: int) -> bool:
+        i = {
+            "recipientId": recipient,
+            "points": amount,
+            "message": "Thank you for the matrix help",
+            "value": "teamwork",
+        }
+        given = self.platform.graphql_body(GIVE, {"i": i}, actor=giver)["data"] or {}
+        return bool(given.get("giveRecognition", {}).get("__typename") == "Recognition")
+
+    def available(self, person: str) -> int:
+        query = "query($p: ID!) { pointsAccount(personId: $p) { available } }"
+        found = self.platform.graphql_body(query, {"p": person}, actor=self.org.root)
+        account = (found["data"] or {}).get("pointsAccount")
+        return int(account["available"]) if account else -1
+
+    def redemption(self) -> str:
+        """A fresh redemption of Ana's, RESERVED (waiting for an admin)."""
+        reward = self.points()
+        redeemed = self.platform.graphql(REDEEM, {"r": reward}, actor=self.org.ana)
+        return str(ok(redeemed["redeemReward"], "Redemption")["id"])
+
 
 RATE = """mutation($id: ID!, $i: RatingInput!) { rate(requestId: $id, input: $i) { __typename } }"""
 OPEN = (
     "mutation($i: CampaignInput!) { openCampaign(input: $i) { __typename ... on Campaign { id } } }"
 )
+UPSERT_REWARD = f"mutation($i: RewardInput!) {{ upsertReward(input: $i) {{ {'__typename'} }} }}"
+GIVE = "mutation($i: RecognitionInput!) { giveRecognition(input: $i) { __typename } }"
+REDEEM = "mutation($r: ID!) { redeemReward(rewardId: $r) { __typename ... on Redemption { id } } }"
 WEEK = {d: "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
@@ -231,6 +286,161 @@ QUERIES: dict[str, Row] = {
     "Query.campaigns": Row("{ campaigns { id } }", ALL, campaign=True),
     "Query.campaign": Row(
         "query($campaign: ID!) { campaign(id: $campaign) { id } }", ALL, campaign=True
+    ),
+}
+
+
+# -- incentives (docs/incentives.md "API": the service's rules, forwarded) ---------------------
+
+
+def _of_bo(w: World, p: str) -> dict[str, Any]:
+    """Bo's points (the IT agent): himself, his department's manager (Ivy), an admin."""
+    w.points()
+    return {"p": w.org.bo}
+
+
+def _ready(w: World, p: str) -> dict[str, Any]:
+    w.points()
+    return {}
+
+
+def _reward(w: World, p: str) -> dict[str, Any]:
+    return {"r": w.points()}
+
+
+def _anas_redemption(w: World, p: str) -> dict[str, Any]:
+    """A fresh redemption of Ana's (the employee) as $r, and as $id for `pick`."""
+    rid = w.redemption()
+    return {"r": rid, "id": rid, "p": w.org.ana}
+
+
+def _proposal() -> dict[str, Any]:
+    return {
+        "rules": [
+            {
+                "id": "agent-sla-rated",
+                "on": "RESOLUTION",
+                "pays": "ASSIGNEE",
+                "points": 10,
+                "when": {"slaMet": True, "minStars": 4},
+            },
+            {"id": "rater-feedback", "on": "RATING_GIVEN", "pays": "RATER", "points": 1},
+        ],
+        "recognition": {
+            "allowanceByRole": [
+                {"role": r, "points": 100} for r in ("EMPLOYEE", "AGENT", "MANAGER", "ADMIN")
+            ],
+            "minMessageLength": 20,
+            "values": ["teamwork", "ownership"],
+            "perRecipientCapPerMonth": 50,
+        },
+        "pairCapPerMonth": 500,
+    }
+
+
+def _what_if(w: World, p: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    w.points()
+    return {
+        "i": {
+            "policy": _proposal(),
+            "from": (now - timedelta(days=7)).isoformat(),
+            "to": now.isoformat(),
+        }
+    }
+
+
+def _policy(w: World, p: str) -> dict[str, Any]:
+    """A version a day ahead (never retroactive): nothing in this session is paid under it."""
+    w.points()
+    ahead = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    return {"i": {**_proposal(), "effectiveFrom": ahead, "notes": f"by {p}"}}
+
+
+def _gift(w: World, p: str) -> dict[str, Any]:
+    w.points()
+    i = {
+        "recipientId": w.org.sam,
+        "points": 1,
+        "message": "Thanks for all the help",
+        "value": "ownership",
+    }
+    return {"i": i}
+
+
+def _new_reward(w: World, p: str) -> dict[str, Any]:
+    w.points()
+    i = {"id": f"mug-{w.org.ana}-{p}", "names": {"en": "Mug"}, "cost": 5, "stock": 3}
+    return {"i": i}
+
+
+def _the_redemption(value: Any, v: dict[str, Any]) -> Any:
+    return [r for r in value if r["id"] == v["id"]] or None
+
+
+SELF_MANAGER_ADMIN = cells("FORBIDDEN", "data", "data", "data", "FORBIDDEN")
+
+INCENTIVE_QUERIES: dict[str, Row] = {
+    "Query.pointsAccount": Row(
+        "query($p: ID!) { pointsAccount(personId: $p) { balance } }", SELF_MANAGER_ADMIN, _of_bo
+    ),
+    "Query.ledger": Row(
+        "query($p: ID!) { ledger(personId: $p) { nodes { id } } }", SELF_MANAGER_ADMIN, _of_bo
+    ),
+    "Query.departmentPoints": Row(
+        "query($d: ID!) { departmentPoints(departmentId: $d) { department { balance } } }",
+        cells("FORBIDDEN", "FORBIDDEN", "data", "data", "FORBIDDEN"),
+        lambda w, p: {**_ready(w, p), "d": w.org.it},
+    ),
+    "Query.leaderboard": Row("{ leaderboard { period lines { points } } }", ALL, _ready),
+    "Query.rewards": Row("{ rewards { id } }", ALL, _ready),
+    # Each caller's own: Ana's fresh redemption is in her list only.
+    "Query.myRedemptions": Row(
+        "{ myRedemptions { id } }",
+        cells("data", "null", "null", "null", "null"),
+        _anas_redemption,
+        pick=_the_redemption,
+    ),
+    # Ana's redemptions by her id: herself or an admin; anyone else is refused.
+    "Query.redemptions": Row(
+        "query($p: ID) { redemptions(personId: $p) { id } }",
+        cells("data", "FORBIDDEN", "FORBIDDEN", "data", "FORBIDDEN"),
+        _anas_redemption,
+        pick=_the_redemption,
+    ),
+    "Query.pointsPolicy": Row("{ pointsPolicy { version } }", ALL, _ready),
+    "Query.pointsPolicyVersions": Row("{ pointsPolicyVersions { version } }", ALL, _ready),
+    "Query.policyWhatIf": Row(
+        f"query($i: WhatIfInput!) {{ policyWhatIf(input: $i) {{ {R} }} }}", ADMIN_ONLY, _what_if
+    ),
+}
+
+INCENTIVE_MUTATIONS: dict[str, Row] = {
+    "Mutation.giveRecognition": Row(
+        f"mutation($i: RecognitionInput!) {{ giveRecognition(input: $i) {{ {R} }} }}",
+        ALL,
+        _gift,
+    ),
+    "Mutation.redeemReward": Row(
+        f"mutation($r: ID!) {{ redeemReward(rewardId: $r) {{ {R} }} }}", ALL, _reward
+    ),
+    "Mutation.fulfilRedemption": Row(
+        f"mutation($r: ID!) {{ fulfilRedemption(id: $r) {{ {R} }} }}",
+        ADMIN_ONLY,
+        _anas_redemption,
+    ),
+    "Mutation.cancelRedemption": Row(
+        f'mutation($r: ID!) {{ cancelRedemption(id: $r, reason: "Gone") {{ {R} }} }}',
+        ADMIN_ONLY,
+        _anas_redemption,
+    ),
+    "Mutation.upsertReward": Row(
+        f"mutation($i: RewardInput!) {{ upsertReward(input: $i) {{ {R} }} }}",
+        ADMIN_ONLY,
+        _new_reward,
+    ),
+    "Mutation.publishPolicy": Row(
+        f"mutation($i: PolicyInput!) {{ publishPolicy(input: $i) {{ {R} }} }}", ADMIN_ONLY, _policy
     ),
 }
 
@@ -367,6 +577,11 @@ def _comment(w: World, rid: str) -> None:
     act(w.platform, "comment", rid, w.org.ana, b="ping")
 
 
+def _thanks_to_ana(w: World, rid: str) -> None:
+    """Ivy (the IT manager) gives Ana a point: an entry in Ana's ledger, a leaderboard move."""
+    assert w.give(w.org.ivy, w.org.ana, 1)
+
+
 SUBSCRIPTIONS: dict[str, Row] = {
     "Subscription.requestUpdated": Row(
         "subscription($id: ID!) { requestUpdated(id: $id) { eventType } }",
@@ -394,8 +609,24 @@ SUBSCRIPTIONS: dict[str, Row] = {
         cells("subscribed", "subscribed", "subscribed", "subscribed", "subscribed"),
         dept,
     ),
+    # Only the caller's own entries (the service's /accounts/me is read for each event).
+    "Subscription.myPoints": Row(
+        "subscription { myPoints { eventType account { balance } } }",
+        cells("events", "nothing", "nothing", "nothing", "nothing"),
+        _ready,
+        events=_thanks_to_ana,
+    ),
+    # Anyone in the organisation may read the leaderboard.
+    "Subscription.leaderboardChanged": Row(
+        "subscription { leaderboardChanged { points subjectIds } }",
+        cells("events", "events", "events", "events", "events"),
+        _ready,
+        events=_thanks_to_ana,
+    ),
 }
 
+QUERIES |= INCENTIVE_QUERIES
+MUTATIONS |= INCENTIVE_MUTATIONS
 ROWS = {**QUERIES, **MUTATIONS, **SUBSCRIPTIONS}
 
 
@@ -554,7 +785,7 @@ async def received(ws: Any, timeout: float) -> str:
 async def test_each_subscriber_gets_the_events_of_its_cell(world: World, key: str) -> None:
     row = ROWS[key]
     variables = dict(row.variables(world, "admin"))
-    rid = world.request_in(row.state) if row.state else None
+    rid = world.request_in(row.state) if row.state else ""
     if rid:
         variables["id"] = rid
     sockets = {
@@ -563,7 +794,7 @@ async def test_each_subscriber_gets_the_events_of_its_cell(world: World, key: st
     }
     got: dict[str, str] = {}
     try:
-        if row.events is None or rid is None:
+        if row.events is None:
             for p, ws in sockets.items():
                 got[p] = "subscribed" if await received(ws, 1.0) == "nothing" else "error"
         else:
