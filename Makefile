@@ -50,7 +50,7 @@ lint: install
 	$(UV) run ruff format --check .
 
 typecheck: install
-	$(UV) run mypy libs/kit/src libs/contracts/src services/requests/src services/feedback/src services/incentives/src gateway/src
+	$(UV) run mypy libs/kit/src libs/contracts/src services/requests/src services/feedback/src services/incentives/src gateway/src cli/src
 
 # The fast tier: domain and use-case tests on in-memory fakes; needs neither Kafka nor the store.
 unit: install

@@ -18,7 +18,7 @@ if [ "$mode" = bench ]; then export ICR_MONGO_HEAP=${ICR_MONGO_HEAP:-4g}; fi
 if [ "$mode" = test ]; then
   echo "== ruff"; "$UV" run ruff check . && "$UV" run ruff format --check .
   echo "== mypy"; "$UV" run mypy libs/kit/src libs/contracts/src services/requests/src \
-    services/feedback/src services/incentives/src gateway/src
+    services/feedback/src services/incentives/src gateway/src cli/src
 fi
 
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${MONGO_URL:-}" ]; then

@@ -1,0 +1,124 @@
+"""A small GraphQL client for the gateway: one token per person, typed mutation results.
+
+Mutations answer `ServiceRequest | InvalidInput | NotFound | Forbidden | Conflict`; `Problem`
+carries the typename and message of a refusal so callers decide what an expected refusal
+means (a simulated agent who lost a race gets a Conflict, which is no failure of the tool)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from icr.cli.target import Target
+
+Json = dict[str, Any]
+
+PROBLEMS = ("InvalidInput", "NotFound", "Forbidden", "Conflict")
+# Every mutation asks for the same problem fields.
+PROBLEM_FIELDS = """
+    ... on InvalidInput { message fields { field message } }
+    ... on NotFound { message }
+    ... on Forbidden { message }
+    ... on Conflict { message currentStatus }
+"""
+
+
+class GraphQLError(Exception):
+    """The gateway answered with errors (or not at all): nothing the caller expected."""
+
+
+class Problem(Exception):
+    """A typed refusal of a mutation (InvalidInput, NotFound, Forbidden, Conflict)."""
+
+    def __init__(self, typename: str, body: Json) -> None:
+        self.typename = typename
+        self.body = body
+        fields = "; ".join(f"{f['field']}: {f['message']}" for f in body.get("fields") or [])
+        super().__init__(f"{typename}: {body.get('message', '')}{f' ({fields})' if fields else ''}")
+
+
+class Gateway:
+    """Calls the gateway as any person of the organisation, with a development token each."""
+
+    def __init__(self, target: Target, *, timeout: float = 15.0, concurrency: int = 8) -> None:
+        self.target = target
+        self._issuer = target.issuer()
+        self._tokens: dict[str, str] = {}
+        self._http = httpx.AsyncClient(base_url=target.gateway, timeout=timeout)
+        self._http_services = httpx.AsyncClient(timeout=timeout)
+        self.limit = asyncio.Semaphore(concurrency)
+        self.calls = 0
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self._http_services.aclose()
+
+    def headers(self, person: str) -> dict[str, str]:
+        token = self._tokens.get(person)
+        if token is None:
+            token = self._tokens[person] = self._issuer.token(person, hours=24)
+        return {"Authorization": f"Bearer {token}"}
+
+    async def query(self, document: str, variables: Json | None = None, *, actor: str) -> Json:
+        async with self.limit:
+            self.calls += 1
+            try:
+                response = await self._http.post(
+                    "/graphql",
+                    json={"query": document, "variables": variables or {}},
+                    headers=self.headers(actor),
+                )
+            except httpx.HTTPError as exc:
+                raise GraphQLError(
+                    f"the gateway at {self.target.gateway} cannot be reached: {exc!r}"
+                ) from exc
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise GraphQLError(f"HTTP {response.status_code}: {response.text[:300]}") from exc
+        if body.get("errors"):
+            first = body["errors"][0]
+            code = (first.get("extensions") or {}).get("code", "")
+            raise GraphQLError(f"{code or 'error'}: {first.get('message')}")
+        if response.status_code != 200 or not isinstance(body.get("data"), dict):
+            raise GraphQLError(f"HTTP {response.status_code}: {response.text[:300]}")
+        data: Json = body["data"]
+        return data
+
+    async def mutate(
+        self, name: str, document: str, variables: Json | None = None, *, actor: str
+    ) -> Json:
+        """Runs a mutation whose field is `name`; its typed problems raise `Problem`."""
+        data = await self.query(document, variables, actor=actor)
+        result: Json = data[name]
+        if result.get("__typename") in PROBLEMS:
+            raise Problem(result["__typename"], result)
+        return result
+
+    async def service(
+        self, method: str, service: str, path: str, *, actor: str, json: Any = None
+    ) -> httpx.Response:
+        """A call to a service's public REST API with the person's own token, for what the
+        gateway does not offer yet (ratings and campaigns of the feedback service)."""
+        async with self.limit:
+            self.calls += 1
+            try:
+                return await self._http_services.request(
+                    method,
+                    self.target.urls[service] + path,
+                    json=json,
+                    headers=self.headers(actor),
+                )
+            except httpx.HTTPError as exc:
+                raise GraphQLError(
+                    f"the {service} service at {self.target.urls[service]} cannot be reached: "
+                    f"{exc!r}"
+                ) from exc

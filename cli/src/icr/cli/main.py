@@ -1,0 +1,144 @@
+"""The `icr` command (typer): tokens, status, dead letters, seed and simulate.
+
+Every command reads the platform's addresses from the environment as `make up` sets them (see
+`icr.cli.target`); options check their values before anything is written, and a problem is one
+clear line on stderr with a non-zero exit code, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from icr.cli import org
+from icr.cli.gql import Gateway, GraphQLError, Problem
+from icr.cli.target import Target, TargetError, resolve
+
+app = typer.Typer(
+    name="icr",
+    help="ICR's operator and demo tool: tokens, status, dead letters, seed, simulate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+dlq_app = typer.Typer(help="Dead-lettered events: list, show, re-drive (or skip).")
+app.add_typer(dlq_app, name="dlq")
+
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+ProfileOpt = Annotated[
+    str, typer.Option(help="the local profile whose key signs tokens (dev for `make up`)")
+]
+IdentityOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--identity-dir",
+        help="folder of the development signing key (default $ICR_STATE_DIR/<profile>/identity)",
+    ),
+]
+GatewayOpt = Annotated[
+    str | None, typer.Option("--gateway", help="gateway URL (default ICR_GATEWAY_URL or :8000)")
+]
+AdminOpt = Annotated[str, typer.Option("--admin", help="the administrator who writes")]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Runs a command's coroutine; the platform's refusals and outages become one line."""
+    try:
+        return asyncio.run(coro)
+    except (GraphQLError, Problem, TargetError) as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted; run the same command again to continue", 130) from None
+
+
+def target(profile: str, identity_dir: str | None, gateway: str | None = None) -> Target:
+    if profile not in ("dev", "test"):
+        raise fail(f"--profile must be dev or test, not {profile!r}", 2)
+    return resolve(profile=profile, identity_dir=identity_dir, gateway=gateway)
+
+
+@app.command()
+def token(
+    person: Annotated[str, typer.Argument(help="the person id the token names (its subject)")],
+    hours: Annotated[float, typer.Option(help="validity in hours (0 to 720)")] = 8.0,
+    profile: ProfileOpt = "dev",
+    identity_dir: IdentityOpt = None,
+) -> None:
+    """Print a development bearer token for PERSON, signed with the local platform's key."""
+    if not person.strip():
+        raise fail("the person id must not be empty", 2)
+    if not 0 < hours <= 24 * 30:
+        raise fail("--hours must be above 0 and at most 720", 2)
+    try:
+        print(target(profile, identity_dir).token(person, hours=hours))
+    except TargetError as exc:
+        raise fail(str(exc), 2) from None
+
+
+@app.command()
+def seed(
+    size: Annotated[int, typer.Option(help="people in the organisation (at least 50)")] = 300,
+    profile: ProfileOpt = "dev",
+    identity_dir: IdentityOpt = None,
+    gateway: GatewayOpt = None,
+    admin: AdminOpt = "admin",
+) -> None:
+    """Create the demo organisation through the GraphQL API; running it again changes nothing,
+    and an interrupted run continues where it stopped."""
+    from icr.cli.seed import Seeder
+
+    if not 50 <= size <= 20_000:
+        raise fail("--size must be between 50 and 20000", 2)
+    where = target(profile, identity_dir, gateway)
+
+    async def go() -> None:
+        async with Gateway(where) as gw:
+            seeder = Seeder(gw, size=size, admin=admin)
+            steps = seeder.steps()
+            with _progress() as bars:
+                tasks = {name: bars.add_task(name, total=n) for name, n, _ in steps}
+                seeder.progress = lambda step, n: bars.advance(tasks[step], n)
+                report = await seeder.run()
+        table = Table(title=f"icr seed: {len(org.people(size))} people at {where.gateway}")
+        for column in ("kind", "created", "updated", "unchanged"):
+            table.add_column(column, justify="left" if column == "kind" else "right")
+        for kind, c in report.counts.items():
+            table.add_row(kind, str(c["created"]), str(c["updated"]), str(c["unchanged"]))
+        out.print(table)
+        out.print(f"{report.writes} write(s)")
+
+    run(go())
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(show_speed=True),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

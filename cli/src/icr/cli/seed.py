@@ -1,0 +1,175 @@
+"""`icr seed`: the demo organisation, written through the gateway's public mutations only.
+
+Each step reads what the platform has, compares it with the plan and writes only what differs,
+so a second run writes nothing and an interrupted run continues where it stopped. The order
+follows what the directory requires: departments (without managers: a manager must be a known
+person), people, then the departments again with their managers, then the catalog. Steps are a
+list, so further domains (the incentives policy, values and rewards) add their own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from icr.cli import org
+from icr.cli.gql import PROBLEM_FIELDS, Gateway, Json
+
+UPSERT_DEPARTMENT = f"""
+mutation Dept($input: DepartmentInput!) {{
+  upsertDepartment(input: $input) {{ __typename ... on Department {{ id }} {PROBLEM_FIELDS} }}
+}}"""
+UPSERT_PERSON = f"""
+mutation Person($input: PersonInput!) {{
+  upsertPerson(input: $input) {{ __typename ... on Person {{ id }} {PROBLEM_FIELDS} }}
+}}"""
+PUBLISH_ITEM = f"""
+mutation Item($input: CatalogItemInput!) {{
+  publishCatalogItem(input: $input) {{
+    __typename ... on CatalogItem {{ id version }} {PROBLEM_FIELDS}
+  }}
+}}"""
+DEPARTMENTS = "{ departments { id names calendar parent { id } manager { id } } }"
+PEOPLE = """query People($ids: [ID!]!) {
+  people(ids: $ids) { id name roles locale active department { id } }
+}"""
+CATALOG = "{ catalog { id version } }"
+# people(ids:) takes up to 1,000 ids.
+PEOPLE_PAGE = 500
+
+
+@dataclass
+class SeedReport:
+    """What a run wrote, per kind: created, updated, unchanged."""
+
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, outcome: str, n: int = 1) -> None:
+        self.counts.setdefault(kind, Counter())[outcome] += n
+
+    @property
+    def writes(self) -> int:
+        return sum(c["created"] + c["updated"] for c in self.counts.values())
+
+
+Progress = Callable[[str, int], None]  # (step, items done) for a progress display
+
+
+@dataclass
+class Seeder:
+    gateway: Gateway
+    size: int
+    admin: str = "admin"
+    report: SeedReport = field(default_factory=SeedReport)
+    progress: Progress = lambda step, n: None  # noqa: E731
+
+    def steps(self) -> list[tuple[str, int, Callable[[], Awaitable[None]]]]:
+        """(name, items, run) in order; other domains append theirs."""
+        people = org.people(self.size)
+        return [
+            ("departments", len(org.DEPARTMENTS), lambda: self.departments(managers=False)),
+            ("people", len(people), lambda: self.people(people)),
+            ("managers", len(org.DEPARTMENTS), lambda: self.departments(managers=True)),
+            ("catalog", len(org.CATALOG), self.catalog),
+        ]
+
+    async def run(self) -> SeedReport:
+        for name, _, step in self.steps():
+            self.progress(name, 0)
+            await step()
+        return self.report
+
+    async def departments(self, *, managers: bool) -> None:
+        found = await self.gateway.query(DEPARTMENTS, actor=self.admin)
+        current = {d["id"]: d for d in found["departments"]}
+        for plan in org.DEPARTMENTS:  # parents come first in the plan
+            have = current.get(plan.id)
+            manager = org.manager_of(plan.id) if managers else None
+            if have is not None and not managers:
+                # Phase one only creates; the manager is set (or kept) by phase two.
+                manager = (have.get("manager") or {}).get("id")
+            wanted = {
+                "id": plan.id,
+                "names": plan.names(),
+                "calendar": plan.calendar(),
+                "parentId": plan.parent,
+                "managerId": manager,
+            }
+            kind = "department manager" if managers else "department"
+            if have is not None and _same_department(have, wanted):
+                self.report.add(kind, "unchanged")
+            else:
+                await self.gateway.mutate(
+                    "upsertDepartment", UPSERT_DEPARTMENT, {"input": wanted}, actor=self.admin
+                )
+                self.report.add(kind, "created" if have is None else "updated")
+            self.progress("managers" if managers else "departments", 1)
+
+    async def people(self, people: list[Json]) -> None:
+        for chunk in _chunks(people, PEOPLE_PAGE):
+            found = await self.gateway.query(
+                PEOPLE, {"ids": [p["id"] for p in chunk]}, actor=self.admin
+            )
+            have = {p["id"]: p for p in found["people"] if p is not None}
+
+            async def one(person: Json) -> None:
+                known = have.get(person["id"])
+                if known is not None and _same_person(known, person):
+                    self.report.add("person", "unchanged")
+                else:
+                    await self.gateway.mutate(
+                        "upsertPerson", UPSERT_PERSON, {"input": person}, actor=self.admin
+                    )
+                    self.report.add("person", "created" if known is None else "updated")
+                self.progress("people", 1)
+
+            await asyncio.gather(*(one(p) for p in chunk))
+
+    async def catalog(self) -> None:
+        before = {
+            i["id"]: i["version"]
+            for i in (await self.gateway.query(CATALOG, actor=self.admin))["catalog"]
+        }
+        for item in org.CATALOG:
+            # The service compares the draft with the current version and publishes nothing
+            # when they are equal, so the version says whether anything changed.
+            saved = await self.gateway.mutate(
+                "publishCatalogItem", PUBLISH_ITEM, {"input": item.input()}, actor=self.admin
+            )
+            was = before.get(item.id)
+            outcome = (
+                "created" if was is None else "unchanged" if saved["version"] == was else "updated"
+            )
+            self.report.add("catalog item", outcome)
+            self.progress("catalog", 1)
+
+
+def _same_department(have: Json, wanted: Json) -> bool:
+    calendar = have.get("calendar") or {}
+    plan = wanted["calendar"]
+    return bool(
+        have["names"] == wanted["names"]
+        and (have.get("parent") or {}).get("id") == wanted["parentId"]
+        and (have.get("manager") or {}).get("id") == wanted["managerId"]
+        and calendar.get("timezone") == plan["timezone"]
+        and calendar.get("week") == plan["week"]
+        and sorted(calendar.get("holidays") or []) == sorted(plan["holidays"])
+        and sorted(calendar.get("extra_working_days") or []) == sorted(plan["extraWorkingDays"])
+    )
+
+
+def _same_person(have: Json, wanted: Json) -> bool:
+    return bool(
+        have["name"] == wanted["name"]
+        and (have.get("department") or {}).get("id") == wanted["departmentId"]
+        and sorted(have["roles"]) == sorted(wanted["roles"])
+        and have["locale"] == wanted.get("locale", "en")
+        and have["active"] == wanted.get("active", True)
+    )
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
