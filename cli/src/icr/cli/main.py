@@ -7,13 +7,22 @@ clear line on stderr with a non-zero exit code, never a traceback."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from icr.cli import org
@@ -122,6 +131,110 @@ def seed(
         out.print(f"{report.writes} write(s)")
 
     run(go())
+
+
+@app.command()
+def simulate(
+    weeks: Annotated[int, typer.Option(help="simulated working weeks (1 to 52): the volume")] = 4,
+    rate: Annotated[float, typer.Option(help="actions sent per second (real time)")] = 20.0,
+    seed: Annotated[int, typer.Option(help="the random seed: the same seed, the same run")] = 1,
+    size: Annotated[int, typer.Option(help="the seeded organisation's --size")] = 300,
+    campaign: Annotated[bool, typer.Option(help="open the quarterly evaluation campaign")] = True,
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            help="progress file for resuming (default $ICR_STATE_DIR/simulate-<seed>.json)"
+        ),
+    ] = None,
+    profile: ProfileOpt = "dev",
+    identity_dir: IdentityOpt = None,
+    gateway: GatewayOpt = None,
+    admin: AdminOpt = "admin",
+) -> None:
+    """Drive weeks of plausible activity through the API (see `icr.cli.simulate` for how the
+    clock works); an interrupted run continues when started again with the same options."""
+    from icr.cli import simulate as sim
+
+    options = sim.Options(weeks=weeks, rate=rate, seed=seed, size=size, campaign=campaign)
+    try:
+        options.check()
+    except sim.PlanError as exc:
+        raise fail(str(exc), 2) from None
+    where = target(profile, identity_dir, gateway)
+    state = Path(os.environ.get("ICR_STATE_DIR") or ".local")
+    options.journal = Path(journal) if journal else state / f"simulate-{seed}.json"
+    scenarios = sim.plan(options)
+    steps = sum(len(s.steps) for s in scenarios)
+
+    async def go() -> sim.Summary:
+        async with Gateway(where, concurrency=16) as gw:
+            book = sim.Journal(options.journal, sim.fingerprint(options))
+            runner = sim.Simulator(gw, options, admin=admin)
+            await runner.preflight(scenarios)
+            done = sum(book.get(s.key).get("done", 0) for s in scenarios)
+            with _progress() as bars:
+                total = bars.add_task("actions", total=steps, completed=done)
+                submits = bars.add_task("requests", total=len(scenarios))
+                bars.update(
+                    submits, completed=sum(1 for s in scenarios if book.get(s.key).get("id"))
+                )
+
+                def tick(action: str) -> None:
+                    bars.advance(total)
+                    if action == "submit":
+                        bars.advance(submits)
+
+                runner.on_step = tick
+                return await runner.run(scenarios, book)
+
+    try:
+        summary = run(go())
+    except sim.PlanError as exc:
+        raise fail(str(exc), 2) from None
+    out.print(_summary_table(summary, options, len(scenarios)))
+
+
+def _summary_table(summary: Any, options: Any, planned: int) -> Table:
+    p = summary.platform
+    statuses = p.get("statuses", {})
+    table = Table(
+        title=f"icr simulate: {options.weeks} week(s), seed {options.seed}, "
+        f"{summary.elapsed:.0f} s at up to {options.rate:g} actions/s"
+    )
+    table.add_column("")
+    table.add_column("sent by the simulation", justify="right")
+    table.add_column("as the services report", justify="right")
+    sent = summary.sent
+    rows = [
+        ("requests", f"{sent['submit']} of {planned}", str(p.get("requests", 0))),
+        ("accepted", str(sent["accept"]), ""),
+        (
+            "asked the requester",
+            str(sent["ask"]),
+            str(statuses.get("WAITING_ON_REQUESTER", 0)) + " waiting now",
+        ),
+        ("resolutions", str(sent["resolve"]), ""),
+        ("reopened", str(sent["reopen"]), str(p.get("reopened", 0))),
+        ("resolved (not closed)", "", str(statuses.get("RESOLVED", 0))),
+        ("closed", str(sent["close"]), str(statuses.get("CLOSED", 0))),
+        ("rejected", str(sent["reject"]), str(statuses.get("REJECTED", 0))),
+        ("cancelled", str(sent["cancel"]), str(statuses.get("CANCELLED", 0))),
+        ("breached SLA", "", str(p.get("breached", 0))),
+        ("ratings", str(sent["rate"]), str(p.get("rated", 0))),
+        (
+            "low ratings (1-2 stars): recovery",
+            str(summary.stars[1] + summary.stars[2]),
+            str(p.get("stars", {}).get(1, 0) + p.get("stars", {}).get(2, 0)),
+        ),
+        ("recovery requests resolved by managers", str(sent["recovery resolved"]), ""),
+        ("not invited to rate (cap, sampling)", str(summary.not_invited), ""),
+        ("evaluation campaign opened", str(sent["campaign"]), ""),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    for what, n in sorted(summary.refused.items()):
+        table.add_row(f"refused: {what}", str(n), "")
+    return table
 
 
 def _progress() -> Progress:

@@ -20,19 +20,72 @@ ALWAYS = {day: "00:00-24:00" for day in ("mon", "tue", "wed", "thu", "fri", "sat
 # Public holidays in mainland China, 2026 and 2027 (the State Council's schedule for 2026; the
 # 2027 one follows the usual pattern), and the weekend days worked in exchange.
 CN_HOLIDAYS = [
-    "2026-01-01", "2026-01-02", "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19",
-    "2026-02-20", "2026-04-06", "2026-05-01", "2026-05-04", "2026-05-05", "2026-06-19",
-    "2026-09-25", "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07",
-    "2027-01-01", "2027-02-05", "2027-02-08", "2027-02-09", "2027-02-10", "2027-02-11",
-    "2027-04-05", "2027-05-03", "2027-05-04", "2027-05-05", "2027-06-09", "2027-09-15",
-    "2027-10-01", "2027-10-04", "2027-10-05", "2027-10-06", "2027-10-07",
-]  # fmt: skip
-CN_EXTRA_WORKING_DAYS = ["2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-27",
-                         "2026-10-10", "2027-02-20", "2027-09-26"]  # fmt: skip
-DE_HOLIDAYS = ["2026-01-01", "2026-04-03", "2026-04-06", "2026-05-01", "2026-05-14",
-               "2026-05-25", "2026-10-03", "2026-12-25", "2026-12-26", "2027-01-01",
-               "2027-03-26", "2027-03-29", "2027-05-01", "2027-05-06", "2027-05-17",
-               "2027-10-03", "2027-12-25", "2027-12-26"]  # fmt: skip
+    "2026-01-01",
+    "2026-01-02",
+    "2026-02-16",
+    "2026-02-17",
+    "2026-02-18",
+    "2026-02-19",
+    "2026-02-20",
+    "2026-04-06",
+    "2026-05-01",
+    "2026-05-04",
+    "2026-05-05",
+    "2026-06-19",
+    "2026-09-25",
+    "2026-10-01",
+    "2026-10-02",
+    "2026-10-05",
+    "2026-10-06",
+    "2026-10-07",
+    "2027-01-01",
+    "2027-02-05",
+    "2027-02-08",
+    "2027-02-09",
+    "2027-02-10",
+    "2027-02-11",
+    "2027-04-05",
+    "2027-05-03",
+    "2027-05-04",
+    "2027-05-05",
+    "2027-06-09",
+    "2027-09-15",
+    "2027-10-01",
+    "2027-10-04",
+    "2027-10-05",
+    "2027-10-06",
+    "2027-10-07",
+]
+CN_EXTRA_WORKING_DAYS = [
+    "2026-01-04",
+    "2026-02-14",
+    "2026-02-28",
+    "2026-05-09",
+    "2026-09-27",
+    "2026-10-10",
+    "2027-02-20",
+    "2027-09-26",
+]
+DE_HOLIDAYS = [
+    "2026-01-01",
+    "2026-04-03",
+    "2026-04-06",
+    "2026-05-01",
+    "2026-05-14",
+    "2026-05-25",
+    "2026-10-03",
+    "2026-12-25",
+    "2026-12-26",
+    "2027-01-01",
+    "2027-03-26",
+    "2027-03-29",
+    "2027-05-01",
+    "2027-05-06",
+    "2027-05-17",
+    "2027-10-03",
+    "2027-12-25",
+    "2027-12-26",
+]
 
 
 @dataclass(frozen=True)
@@ -61,17 +114,26 @@ class DepartmentPlan:
 
 
 DEPARTMENTS = [
-    DepartmentPlan("it", "IT", "信息技术部", 8, 3, week=dict(ALWAYS), holidays=(),
-                   extra_working_days=()),  # fmt: skip
+    DepartmentPlan(
+        "it", "IT", "信息技术部", 8, 3, week=dict(ALWAYS), holidays=(), extra_working_days=()
+    ),
     DepartmentPlan("hr", "Human Resources", "人力资源部", 5, 2),
     DepartmentPlan("finance", "Finance", "财务部", 6, 2),
     DepartmentPlan("legal", "Legal", "法务部", 3, 1),
     DepartmentPlan("facilities", "Facilities", "行政后勤部", 4, 2),
     DepartmentPlan("procurement", "Procurement", "采购部", 4, 1),
     DepartmentPlan("sales", "Sales", "销售部", 20, 0),
-    DepartmentPlan("sales-emea", "Sales EMEA", "欧洲销售部", 6, 0, timezone="Europe/Berlin",
-                   holidays=tuple(DE_HOLIDAYS), extra_working_days=(),
-                   parent="sales"),  # fmt: skip
+    DepartmentPlan(
+        "sales-emea",
+        "Sales EMEA",
+        "欧洲销售部",
+        6,
+        0,
+        timezone="Europe/Berlin",
+        holidays=tuple(DE_HOLIDAYS),
+        extra_working_days=(),
+        parent="sales",
+    ),
     DepartmentPlan("marketing", "Marketing", "市场部", 10, 0),
     DepartmentPlan("engineering", "Engineering", "研发部", 28, 0),
     DepartmentPlan("customer-service", "Customer Service", "客户服务部", 6, 0),
@@ -81,25 +143,109 @@ BY_ID = {d.id: d for d in DEPARTMENTS}
 # People every example in the docs can rely on, whatever the size.
 ANCHORS: list[Json] = [
     {"id": "admin", "name": "Administrator", "departmentId": "it", "roles": ["ADMIN"]},
-    {"id": "mei", "name": "Zhang Mei", "departmentId": "it", "roles": ["MANAGER"],
-     "locale": "zh-CN"},  # fmt: skip
+    {
+        "id": "mei",
+        "name": "Zhang Mei",
+        "departmentId": "it",
+        "roles": ["MANAGER"],
+        "locale": "zh-CN",
+    },
     {"id": "bo", "name": "Bo Chen", "departmentId": "it", "roles": ["AGENT"]},
     {"id": "ana", "name": "Ana Lopez", "departmentId": "sales", "roles": ["EMPLOYEE"]},
-    {"id": "li", "name": "Li Na", "departmentId": "sales", "roles": ["MANAGER"],
-     "locale": "zh-CN"},  # fmt: skip
+    {
+        "id": "li",
+        "name": "Li Na",
+        "departmentId": "sales",
+        "roles": ["MANAGER"],
+        "locale": "zh-CN",
+    },
 ]
 MANAGERS = {"it": "mei", "sales": "li"}
 
-ZH_FAMILY = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu", "Xu",
-             "Sun", "Hu", "Zhu", "Gao", "Lin", "He", "Guo", "Ma", "Luo"]  # fmt: skip
-ZH_GIVEN = ["Wei", "Fang", "Min", "Jing", "Lei", "Yan", "Jun", "Hui", "Qiang", "Xiu", "Tao",
-            "Ying", "Hao", "Lan", "Yu", "Jie", "Ping", "Xin", "Bin", "Ning"]  # fmt: skip
-EN_GIVEN = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Grace", "Henry", "Iris", "Jonas",
-            "Katrin", "Lukas", "Maria", "Noah", "Olivia", "Paul", "Sofia", "Tom", "Uta",
-            "Vera"]  # fmt: skip
-EN_FAMILY = ["Müller", "Schmidt", "Smith", "Brown", "Garcia", "Rossi", "Novak", "Dubois",
-             "Jensen", "Silva", "Weber", "Fischer", "Martin", "Taylor", "Kowalski",
-             "Andersen"]  # fmt: skip
+ZH_FAMILY = [
+    "Wang",
+    "Li",
+    "Zhang",
+    "Liu",
+    "Chen",
+    "Yang",
+    "Zhao",
+    "Huang",
+    "Zhou",
+    "Wu",
+    "Xu",
+    "Sun",
+    "Hu",
+    "Zhu",
+    "Gao",
+    "Lin",
+    "He",
+    "Guo",
+    "Ma",
+    "Luo",
+]
+ZH_GIVEN = [
+    "Wei",
+    "Fang",
+    "Min",
+    "Jing",
+    "Lei",
+    "Yan",
+    "Jun",
+    "Hui",
+    "Qiang",
+    "Xiu",
+    "Tao",
+    "Ying",
+    "Hao",
+    "Lan",
+    "Yu",
+    "Jie",
+    "Ping",
+    "Xin",
+    "Bin",
+    "Ning",
+]
+EN_GIVEN = [
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Grace",
+    "Henry",
+    "Iris",
+    "Jonas",
+    "Katrin",
+    "Lukas",
+    "Maria",
+    "Noah",
+    "Olivia",
+    "Paul",
+    "Sofia",
+    "Tom",
+    "Uta",
+    "Vera",
+]
+EN_FAMILY = [
+    "Müller",
+    "Schmidt",
+    "Smith",
+    "Brown",
+    "Garcia",
+    "Rossi",
+    "Novak",
+    "Dubois",
+    "Jensen",
+    "Silva",
+    "Weber",
+    "Fischer",
+    "Martin",
+    "Taylor",
+    "Kowalski",
+    "Andersen",
+]
 
 
 def person_name(person_id: str, timezone: str) -> tuple[str, str]:
@@ -171,13 +317,23 @@ def _labels(en: str, zh: str) -> Json:
 
 
 def _choice(name: str, en: str, zh: str, options: list[str], *, required: bool = True) -> Json:
-    return {"type": "choice", "name": name, "label": _labels(en, zh), "required": required,
-            "options": options}  # fmt: skip
+    return {
+        "type": "choice",
+        "name": name,
+        "label": _labels(en, zh),
+        "required": required,
+        "options": options,
+    }
 
 
 def _text(name: str, en: str, zh: str, *, required: bool = False, max_length: int = 500) -> Json:
-    return {"type": "text", "name": name, "label": _labels(en, zh), "required": required,
-            "max_length": max_length}  # fmt: skip
+    return {
+        "type": "text",
+        "name": name,
+        "label": _labels(en, zh),
+        "required": required,
+        "max_length": max_length,
+    }
 
 
 @dataclass(frozen=True)
@@ -208,58 +364,169 @@ class ItemPlan:
 
 
 CATALOG = [
-    ItemPlan("laptop", "it", "it-desk", "New laptop", "新笔记本电脑",
-             "A laptop for a new or current employee.", "为新员工或现有员工配置笔记本电脑。",
-             [_choice("model", "Model", "型号", ["standard", "pro"]),
-              _text("notes", "Notes", "备注")],
-             targets(120, 2880), difficulty=1.5),  # fmt: skip
-    ItemPlan("password-reset", "it", "it-desk", "Password reset", "密码重置",
-             "Unlock an account or reset a password.", "解锁账户或重置密码。",
-             [_text("account", "Account", "账户", required=True, max_length=100)],
-             targets(8, 30), default_priority="high", difficulty=0.3),  # fmt: skip
-    ItemPlan("software-access", "it", "it-apps", "Software access", "软件权限申请",
-             "Access to a business application.", "申请业务系统的访问权限。",
-             [_choice("application", "Application", "应用", ["crm", "erp", "wiki", "vpn"]),
-              _text("justification", "Justification", "申请理由", required=True)],
-             targets(60, 960)),  # fmt: skip
-    ItemPlan("onboarding", "hr", "hr-ops", "Employee onboarding", "员工入职",
-             "Contract, badge and first-day plan for a new hire.", "新员工的合同、工牌与入职安排。",
-             [{"type": "date", "name": "start_date", "label": _labels("Start date", "入职日期"),
-               "required": True},
-              _text("role", "Role", "职位", required=True, max_length=100)],
-             targets(480, 7200), difficulty=2.0),  # fmt: skip
-    ItemPlan("employment-certificate", "hr", "hr-ops", "Employment certificate", "在职证明",
-             "A signed certificate of employment.", "开具盖章的在职证明。",
-             [_choice("language", "Language", "语言", ["zh-CN", "en"])],
-             targets(240, 1440), difficulty=0.6),  # fmt: skip
-    ItemPlan("expense-claim", "finance", "fin-ap", "Expense reimbursement", "费用报销",
-             "Reimbursement of business expenses.", "报销因公发生的费用。",
-             [{"type": "number", "name": "amount", "label": _labels("Amount (CNY)", "金额（元）"),
-               "required": True, "minimum": 1, "maximum": 200000},
-              _choice("category", "Category", "类别", ["travel", "meals", "equipment", "other"])],
-             targets(480, 4320)),  # fmt: skip
-    ItemPlan("invoice", "finance", "fin-ar", "Customer invoice", "开具发票",
-             "Issue an invoice to a customer.", "为客户开具发票。",
-             [_text("customer", "Customer", "客户", required=True, max_length=200)],
-             targets(240, 1440), difficulty=0.8),  # fmt: skip
-    ItemPlan("contract-review", "legal", "legal-commercial", "Contract review", "合同审核",
-             "Review of a customer or supplier contract.", "审核客户或供应商合同。",
-             [_choice("kind", "Kind", "类型", ["customer", "supplier", "nda"]),
-              _text("counterparty", "Counterparty", "合同方", required=True, max_length=200)],
-             targets(960, 7200), difficulty=2.5),  # fmt: skip
-    ItemPlan("meeting-room", "facilities", "fac-desk", "Meeting room setup", "会议室布置",
-             "Set up a room for a meeting or an event.", "为会议或活动布置会议室。",
-             [_choice("size", "Size", "规模", ["small", "medium", "large"])],
-             targets(120, 960), difficulty=0.7),  # fmt: skip
-    ItemPlan("repair", "facilities", "fac-maintenance", "Office repair", "办公室维修",
-             "Something in the office is broken.", "办公室设施报修。",
-             [_text("location", "Location", "位置", required=True, max_length=200)],
-             targets(240, 2880)),  # fmt: skip
-    ItemPlan("purchase", "procurement", "proc-buying", "Purchase request", "采购申请",
-             "Buy goods or services from a supplier.", "向供应商采购商品或服务。",
-             [{"type": "number", "name": "budget", "label": _labels("Budget (CNY)", "预算（元）"),
-               "required": True, "minimum": 1},
-              _text("supplier", "Supplier", "供应商")],
-             targets(480, 7200), default_priority="low", difficulty=1.8),  # fmt: skip
+    ItemPlan(
+        "laptop",
+        "it",
+        "it-desk",
+        "New laptop",
+        "新笔记本电脑",
+        "A laptop for a new or current employee.",
+        "为新员工或现有员工配置笔记本电脑。",
+        [_choice("model", "Model", "型号", ["standard", "pro"]), _text("notes", "Notes", "备注")],
+        targets(120, 2880),
+        difficulty=1.5,
+    ),
+    ItemPlan(
+        "password-reset",
+        "it",
+        "it-desk",
+        "Password reset",
+        "密码重置",
+        "Unlock an account or reset a password.",
+        "解锁账户或重置密码。",
+        [_text("account", "Account", "账户", required=True, max_length=100)],
+        targets(8, 30),
+        default_priority="high",
+        difficulty=0.3,
+    ),
+    ItemPlan(
+        "software-access",
+        "it",
+        "it-apps",
+        "Software access",
+        "软件权限申请",
+        "Access to a business application.",
+        "申请业务系统的访问权限。",
+        [
+            _choice("application", "Application", "应用", ["crm", "erp", "wiki", "vpn"]),
+            _text("justification", "Justification", "申请理由", required=True),
+        ],
+        targets(60, 960),
+    ),
+    ItemPlan(
+        "onboarding",
+        "hr",
+        "hr-ops",
+        "Employee onboarding",
+        "员工入职",
+        "Contract, badge and first-day plan for a new hire.",
+        "新员工的合同、工牌与入职安排。",
+        [
+            {
+                "type": "date",
+                "name": "start_date",
+                "label": _labels("Start date", "入职日期"),
+                "required": True,
+            },
+            _text("role", "Role", "职位", required=True, max_length=100),
+        ],
+        targets(480, 7200),
+        difficulty=2.0,
+    ),
+    ItemPlan(
+        "employment-certificate",
+        "hr",
+        "hr-ops",
+        "Employment certificate",
+        "在职证明",
+        "A signed certificate of employment.",
+        "开具盖章的在职证明。",
+        [_choice("language", "Language", "语言", ["zh-CN", "en"])],
+        targets(240, 1440),
+        difficulty=0.6,
+    ),
+    ItemPlan(
+        "expense-claim",
+        "finance",
+        "fin-ap",
+        "Expense reimbursement",
+        "费用报销",
+        "Reimbursement of business expenses.",
+        "报销因公发生的费用。",
+        [
+            {
+                "type": "number",
+                "name": "amount",
+                "label": _labels("Amount (CNY)", "金额（元）"),
+                "required": True,
+                "minimum": 1,
+                "maximum": 200000,
+            },
+            _choice("category", "Category", "类别", ["travel", "meals", "equipment", "other"]),
+        ],
+        targets(480, 4320),
+    ),
+    ItemPlan(
+        "invoice",
+        "finance",
+        "fin-ar",
+        "Customer invoice",
+        "开具发票",
+        "Issue an invoice to a customer.",
+        "为客户开具发票。",
+        [_text("customer", "Customer", "客户", required=True, max_length=200)],
+        targets(240, 1440),
+        difficulty=0.8,
+    ),
+    ItemPlan(
+        "contract-review",
+        "legal",
+        "legal-commercial",
+        "Contract review",
+        "合同审核",
+        "Review of a customer or supplier contract.",
+        "审核客户或供应商合同。",
+        [
+            _choice("kind", "Kind", "类型", ["customer", "supplier", "nda"]),
+            _text("counterparty", "Counterparty", "合同方", required=True, max_length=200),
+        ],
+        targets(960, 7200),
+        difficulty=2.5,
+    ),
+    ItemPlan(
+        "meeting-room",
+        "facilities",
+        "fac-desk",
+        "Meeting room setup",
+        "会议室布置",
+        "Set up a room for a meeting or an event.",
+        "为会议或活动布置会议室。",
+        [_choice("size", "Size", "规模", ["small", "medium", "large"])],
+        targets(120, 960),
+        difficulty=0.7,
+    ),
+    ItemPlan(
+        "repair",
+        "facilities",
+        "fac-maintenance",
+        "Office repair",
+        "办公室维修",
+        "Something in the office is broken.",
+        "办公室设施报修。",
+        [_text("location", "Location", "位置", required=True, max_length=200)],
+        targets(240, 2880),
+    ),
+    ItemPlan(
+        "purchase",
+        "procurement",
+        "proc-buying",
+        "Purchase request",
+        "采购申请",
+        "Buy goods or services from a supplier.",
+        "向供应商采购商品或服务。",
+        [
+            {
+                "type": "number",
+                "name": "budget",
+                "label": _labels("Budget (CNY)", "预算（元）"),
+                "required": True,
+                "minimum": 1,
+            },
+            _text("supplier", "Supplier", "供应商"),
+        ],
+        targets(480, 7200),
+        default_priority="low",
+        difficulty=1.8,
+    ),
 ]
 PROVIDERS = sorted({i.provider for i in CATALOG})

@@ -63,7 +63,7 @@ class Seeder:
     size: int
     admin: str = "admin"
     report: SeedReport = field(default_factory=SeedReport)
-    progress: Progress = lambda step, n: None  # noqa: E731
+    progress: Progress = lambda step, n: None
 
     def steps(self) -> list[tuple[str, int, Callable[[], Awaitable[None]]]]:
         """(name, items, run) in order; other domains append theirs."""
@@ -114,7 +114,7 @@ class Seeder:
             )
             have = {p["id"]: p for p in found["people"] if p is not None}
 
-            async def one(person: Json) -> None:
+            async def one(person: Json, have: dict[str, Json] = have) -> None:
                 known = have.get(person["id"])
                 if known is not None and _same_person(known, person):
                     self.report.add("person", "unchanged")
