@@ -1,5 +1,6 @@
-"""The gateway in-process in front of the real requests service (in-process too, on the real
-Kafka and store), every call between them counted at the service's door."""
+"""The gateway in-process in front of the real requests and feedback services (in-process too,
+on the real Kafka and store, the feedback service fed by the requests service's events), every
+call between the gateway and each service counted at the service's door."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
+from icr.feedback.main import build_app as build_feedback
+from icr.feedback.settings import FeedbackSettings
 from icr.gateway.main import build_app
 from icr.gateway.settings import GatewaySettings
 from icr.kit.testing import auth_settings_for_test, bearer, service_settings_for_test, wait_ready
@@ -71,6 +74,8 @@ class Stack:
     requests: httpx.AsyncClient
     door: Counting
     settings: RequestsSettings
+    feedback: httpx.AsyncClient | None = None
+    feedback_door: Counting | None = None
     admin: str = ADMIN
 
     def gateway_settings(self, **overrides: Any) -> GatewaySettings:
@@ -78,6 +83,7 @@ class Stack:
         return GatewaySettings(
             **auth_settings_for_test(),
             requests_url="http://requests",
+            feedback_url="http://feedback",
             kafka_bootstrap_servers=self.settings.kafka_bootstrap_servers,
             kafka_topic_prefix=self.settings.kafka_topic_prefix,
             **overrides,
@@ -139,15 +145,33 @@ async def _seed(http: httpx.AsyncClient) -> None:
 @pytest.fixture(scope="module")
 async def stack() -> AsyncIterator[Stack]:
     settings = service_settings_for_test(RequestsSettings, bootstrap_admins=ADMIN)
-    service = build_requests(settings)
-    async with LifespanManager(service) as running:
+    feedback_settings = service_settings_for_test(
+        FeedbackSettings,
+        kafka_topic_prefix=settings.kafka_topic_prefix,
+        bootstrap_admins=ADMIN,
+        anonymity_threshold=2,
+        timer_poll_seconds=0.1,
+        score_publish_delay_seconds=0,
+    )
+    async with (
+        LifespanManager(build_requests(settings)) as running,
+        LifespanManager(build_feedback(feedback_settings)) as feedback_running,
+    ):
         inner = httpx.ASGITransport(app=running.app)
-        async with httpx.AsyncClient(transport=inner, base_url="http://requests") as direct:
+        feedback_inner = httpx.ASGITransport(app=feedback_running.app)
+        async with (
+            httpx.AsyncClient(transport=inner, base_url="http://requests") as direct,
+            httpx.AsyncClient(transport=feedback_inner, base_url="http://feedback") as feedback,
+        ):
             await wait_ready(direct)
+            await wait_ready(feedback)
             await _seed(direct)
-            door = Counting(inner)
-            stack = Stack(None, direct, door, settings)  # type: ignore[arg-type]
-            app = build_app(stack.gateway_settings(), transports={"requests": door})
+            door, feedback_door = Counting(inner), Counting(feedback_inner)
+            stack = Stack(None, direct, door, settings, feedback, feedback_door)  # type: ignore[arg-type]
+            app = build_app(
+                stack.gateway_settings(),
+                transports={"requests": door, "feedback": feedback_door},
+            )
             async with LifespanManager(app) as gateway_app:
                 transport = httpx.ASGITransport(app=gateway_app.app)
                 async with httpx.AsyncClient(

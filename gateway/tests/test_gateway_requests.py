@@ -4,10 +4,12 @@ problem, and the request's detail (history, comments, SLA, sub-requests)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import pytest
 
+from icr.kit.testing import bearer
 from icr.requests.domain.lifecycle import Action
 
 pytestmark = pytest.mark.infra
@@ -24,6 +26,7 @@ query Page($first: Int!, $requester: ID!) {
       requesterDepartment { name }
       catalogItem { name providerDepartment { name } }
       parent { id }
+      rating { status stars rater { name department { name } } }
     }
     pageInfo { hasNextPage endCursor }
   }
@@ -33,18 +36,36 @@ query Page($first: Int!, $requester: ID!) {
 
 async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stack) -> None:
     requester = "sam"  # a requester of its own in this module: the page is exactly theirs
-    for _ in range(50):
-        await stack.submit(requester)
+    ids = [await stack.submit(requester) for _ in range(50)]
+    # The newest three resolved, so the page has ratings (invitations) to show, with raters.
+    for rid in ids[-3:]:
+        for action, body in (("accept", None), ("start", None), ("resolve", {"note": "done"})):
+            response = await stack.requests.post(
+                f"/requests/{rid}/{action}", json=body, headers=bearer("bo")
+            )
+            assert response.status_code == 200, response.text
+    async with asyncio.timeout(30):
+        query = "&".join(f"request_id={i}" for i in ids[-3:])
+        while (
+            len((await stack.feedback.get(f"/ratings?{query}", headers=bearer("sam"))).json()) < 3
+        ):
+            await asyncio.sleep(0.1)
 
     async def calls_for(first: int) -> Counter[str]:
         stack.door.calls.clear()
+        stack.feedback_door.calls.clear()
         data = await stack.graphql(PAGE, {"first": first, "requester": requester}, actor=requester)
         nodes = data["requests"]["nodes"]
         assert len(nodes) == first
         assert nodes[0]["requester"]["department"]["manager"]["name"] == "Sam"
         assert nodes[0]["providerDepartment"]["manager"]["department"]["name"] == "IT"
         assert nodes[0]["catalogItem"]["name"] == "New laptop"
-        return Counter(stack.door.paths())
+        assert nodes[0]["rating"] == {
+            "status": "INVITED",
+            "stars": None,
+            "rater": {"name": "Sam", "department": {"name": "SALES"}},
+        }
+        return Counter(stack.door.paths() + stack.feedback_door.paths())
 
     page_of_50 = await calls_for(50)
     # One listing, one whole-list read each for departments and the catalog, and the people in
@@ -53,7 +74,8 @@ async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stac
     assert page_of_50["GET /departments"] == 1
     assert page_of_50["GET /catalog/items"] == 1
     assert page_of_50["GET /people"] <= 2
-    assert sum(page_of_50.values()) <= 5, page_of_50
+    assert page_of_50["GET /ratings"] == 1  # every rating of the page in one batch
+    assert sum(page_of_50.values()) <= 6, page_of_50
     assert await calls_for(5) == page_of_50  # the count does not grow with the page
 
 

@@ -122,7 +122,7 @@ def test_submitted_request_is_seen_by_all_three_services(platform: Platform) -> 
             break
         assert time.monotonic() < deadline + 30, f"no rating invitation: {request}"
         time.sleep(0.2)
-    assert request["rating"] == {"status": "invited", "raterId": "ana"}
+    assert request["rating"] == {"status": "INVITED", "raterId": "ana"}
 
 
 def resolve(platform: Platform, request_id: str, headers: dict[str, str] | None = None) -> None:

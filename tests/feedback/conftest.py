@@ -17,6 +17,7 @@ from asgi_lifespan import LifespanManager
 from icr.contracts import topics
 from icr.feedback.main import build_app as build_feedback
 from icr.feedback.settings import FeedbackSettings
+from icr.kit.clock import Clock, system_clock
 from icr.kit.kafka import ensure_topics
 from icr.kit.settings import ServiceSettings
 from icr.kit.testing import bearer, service_settings_for_test, wait_ready
@@ -116,7 +117,10 @@ async def _running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @contextlib.asynccontextmanager
-async def platform_running(**feedback_overrides: Any) -> AsyncIterator[Platform]:
+async def platform_running(
+    clock: Clock = system_clock, **feedback_overrides: Any
+) -> AsyncIterator[Platform]:
+    """Both services; `clock` (both share it) lets a test place every moment exactly."""
     prefix = service_settings_for_test(ServiceSettings).kafka_topic_prefix
     requests_settings = service_settings_for_test(
         RequestsSettings, kafka_topic_prefix=prefix, bootstrap_admins=ADMIN
@@ -132,8 +136,8 @@ async def platform_running(**feedback_overrides: Any) -> AsyncIterator[Platform]
     # Each service creates the topics it writes; both exist before either consumer subscribes.
     await ensure_topics(requests_settings, topics.ALL)
     async with (
-        _running(build_requests(requests_settings)) as requests,
-        _running(build_feedback(feedback_settings)) as feedback,
+        _running(build_requests(requests_settings, clock=clock)) as requests,
+        _running(build_feedback(feedback_settings, clock=clock)) as feedback,
     ):
         yield Platform(requests, feedback, feedback_settings, requests_settings)
 

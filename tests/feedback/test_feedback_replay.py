@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from icr.contracts import registry, topics
 from icr.contracts.feedback import (
@@ -24,7 +22,7 @@ from icr.feedback.store.scores import SCORES, _cell
 from icr.kit.kafka import decode
 from icr.kit.mongo import Mongo
 from icr.kit.outbox import Outbox
-from icr.kit.testing import service_settings_for_test
+from icr.kit.testing import service_settings_for_test, topic_records
 
 pytestmark = pytest.mark.infra
 
@@ -36,26 +34,6 @@ PEOPLE = {
     "ivy": ("it", ["manager"]),
     "hal": ("hr", ["manager"]),
 }
-
-
-async def _everything(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of `topic`, from the start to its current end."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        async with asyncio.timeout(10):
-            while not consumer.assignment():
-                await asyncio.sleep(0.05)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        found: list[ConsumerRecord[bytes, bytes]] = []
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                found += batch
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def _cells(mongo: Mongo) -> dict[str, Any]:
@@ -124,7 +102,7 @@ async def test_rebuilding_the_scores_from_the_topics_gives_the_same_numbers(plat
         records = [
             record
             for topic in (topics.RATINGS, topics.EVALUATIONS)
-            for record in await _everything(bootstrap, p.feedback_settings.topic_name(topic.name))
+            for record in await topic_records(bootstrap, p.feedback_settings.topic_name(topic.name))
         ]
 
     rebuild_settings = service_settings_for_test(FeedbackSettings)

@@ -183,7 +183,8 @@ async def exercise_feedback(
 ) -> None:
     """A rating's life and a campaign, as the requester, the provider's manager and an admin
     see them: invitation (consumer), rating, recovery request (the requests service's consumer)
-    and its resolution linked back, the score projection and its timer, campaign reads."""
+    and its resolution linked back, the score projection and its timer, the department matrix
+    (its consumer and its reads), campaign reads."""
 
     async def fb(method: str, path: str, actor: str, body: Any = None, **params: Any) -> Any:
         response = await feedback.request(
@@ -230,6 +231,12 @@ async def exercise_feedback(
         ).status_code != 200:
             await asyncio.sleep(0.1)
     await fb("GET", "/scores", ADMIN, period="month", key=month)
+    # The department matrix: counts by period, ratings from the score cells, open backlog.
+    async with asyncio.timeout(30):
+        while not (await fb("GET", "/matrix", "ivy", period="month", key=month))["cells"]:
+            await asyncio.sleep(0.1)
+    await fb("GET", "/matrix", "ana", period="week", key=rated["requested_at"][:4] + "-W01")
+    await fb("GET", "/departments/it/reciprocity", "bo", period="month", key=month)
     start = f"{month}-01T00:00:00Z"
     campaign = await fb(
         "POST",

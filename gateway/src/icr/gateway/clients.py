@@ -79,7 +79,8 @@ class ServiceClient:
                 # know, or deactivated): the caller is unauthenticated, not merely forbidden.
                 raise unauthenticated(UpstreamError(self.name, 401, body).message)
             raise UpstreamError(self.name, response.status_code, body)
-        return response.json()
+        # 204 (an answer recorded, nothing to say) has no body.
+        return response.json() if response.content else None
 
     async def _send(
         self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]

@@ -80,7 +80,9 @@ class Loaders:
         self.departments = _whole_list(requests, "/departments", token)
         self.catalog = _whole_list(requests, "/catalog/items", token, "/catalog/items/{id}")
         self.ratings = _by_key(
-            _batch(clients.feedback, "/ratings", "request_id", token), "request_id"
+            _batch(clients.feedback, "/ratings", "request_id", token),
+            "request_id",
+            clients.settings.feedback_batch_limit,
         )
         self.tracked = _by_key(
             _batch(clients.incentives, "/tracked-requests", "request_id", token), "request_id"

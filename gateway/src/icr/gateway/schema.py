@@ -17,14 +17,23 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from icr.gateway.actions import RequestsMutation
+from icr.gateway.campaigns import CampaignsMutation, CampaignsQuery
 from icr.gateway.catalog import CatalogMutation, CatalogQuery
 from icr.gateway.directory import DirectoryMutation, DirectoryQuery
+from icr.gateway.feedback import FeedbackMutation, FeedbackQuery
 from icr.gateway.limits import Limits, rules
 from icr.gateway.live import LiveSubscription
 from icr.gateway.requests import RequestsQuery
+from icr.gateway.scores import ScoresQuery
 
-Query = merge_types("Query", (DirectoryQuery, CatalogQuery, RequestsQuery))
-Mutation = merge_types("Mutation", (DirectoryMutation, CatalogMutation, RequestsMutation))
+Query = merge_types(
+    "Query",
+    (DirectoryQuery, CatalogQuery, RequestsQuery, FeedbackQuery, ScoresQuery, CampaignsQuery),
+)
+Mutation = merge_types(
+    "Mutation",
+    (DirectoryMutation, CatalogMutation, RequestsMutation, FeedbackMutation, CampaignsMutation),
+)
 Subscription = merge_types("Subscription", (LiveSubscription,))
 
 # Parsed and validated documents are kept by their text: a client's handful of distinct

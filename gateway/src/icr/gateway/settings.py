@@ -14,6 +14,11 @@ class GatewaySettings(ServiceSettings):
     requests_url: str = Field(default="http://127.0.0.1:8001", description="Requests service.")
     feedback_url: str = Field(default="http://127.0.0.1:8002", description="Feedback service.")
     incentives_url: str = Field(default="http://127.0.0.1:8003", description="Incentives service.")
+    feedback_batch_limit: int = Field(
+        default=200,
+        ge=1,
+        description="Ids per batch read of ratings (the feedback service's MAX_BATCH_IDS).",
+    )
     upstream_timeout_seconds: float = Field(
         default=0.0,
         ge=0,

@@ -92,6 +92,26 @@ async def read_topic(
     return records
 
 
+async def topic_records(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic`, from the start to its current end (for rebuild-by-replay tests)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(10):
+            while not consumer.assignment():
+                await asyncio.sleep(0.05)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        found: list[ConsumerRecord[bytes, bytes]] = []
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                found += batch
+        return found
+    finally:
+        await consumer.stop()
+
+
 async def read_keyed(
     bootstrap: str,
     topic: str,

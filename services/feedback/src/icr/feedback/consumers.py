@@ -1,21 +1,28 @@
 """Reactions of the feedback service to events: the requests service's (directory,
-resolutions) and its own (the score projection is built from the published rating and
-evaluation events, so replaying the topics rebuilds it)."""
+resolutions, the department matrix) and its own (the score projection is built from the
+published rating and evaluation events, so replaying the topics rebuilds it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from icr.contracts import Envelope
+from icr.contracts import Envelope, Event
 from icr.contracts.feedback import (
     EvaluationSubmitted,
     RatingChanged,
     RatingRequested,
     RatingSubmitted,
 )
-from icr.contracts.requests import RequestResolved
+from icr.contracts.requests import (
+    RequestCancelled,
+    RequestClosed,
+    RequestRejected,
+    RequestReopened,
+    RequestResolved,
+    RequestSubmitted,
+)
 from icr.feedback.domain.rating import Resolution
-from icr.feedback.handlers import scores
+from icr.feedback.handlers import matrix, scores
 from icr.feedback.handlers.deps import Deps
 from icr.feedback.handlers.invitations import invite_when_request_resolved, link_recovery_outcome
 from icr.feedback.settings import FeedbackSettings
@@ -26,6 +33,15 @@ from icr.kit.service import Runtime
 
 GROUP = "icr.feedback"
 SCORES_GROUP = "icr.feedback.scores"
+MATRIX_GROUP = "icr.feedback.matrix"
+MATRIX_EVENTS = (
+    RequestSubmitted,
+    RequestResolved,
+    RequestReopened,
+    RequestClosed,
+    RequestCancelled,
+    RequestRejected,
+)
 
 
 def deps_of(runtime: Runtime, clock: Clock) -> Deps:
@@ -91,6 +107,24 @@ def scores_subscription(clock: Clock) -> Callable[[Runtime], Subscription]:
         async def count_evaluation(event: EvaluationSubmitted, envelope: Envelope) -> None:
             await scores.project_evaluation(event, envelope.event_id, deps=deps)
 
+        return sub
+
+    return build
+
+
+def matrix_subscription(clock: Clock) -> Callable[[Runtime], Subscription]:
+    """The department matrix, a group of its own so it can be rebuilt alone (from offset 0)."""
+
+    def build(runtime: Runtime) -> Subscription:
+        deps = deps_of(runtime, clock)
+        sub = Subscription(group=MATRIX_GROUP)
+
+        async def count_request_event(event: Event, envelope: Envelope) -> None:
+            assert isinstance(event, MATRIX_EVENTS)
+            await matrix.project_request_event(event, envelope, deps=deps)
+
+        for event_type in MATRIX_EVENTS:
+            sub.on(event_type)(count_request_event)
         return sub
 
     return build

@@ -7,7 +7,11 @@ from fastapi import FastAPI
 from icr.contracts import topics
 from icr.feedback import store
 from icr.feedback.api import EXCEPTION_HANDLERS, ROUTERS
-from icr.feedback.consumers import requests_subscription, scores_subscription
+from icr.feedback.consumers import (
+    matrix_subscription,
+    requests_subscription,
+    scores_subscription,
+)
 from icr.feedback.settings import FeedbackSettings
 from icr.feedback.workers import timer_worker
 from icr.kit.clock import Clock, system_clock
@@ -22,7 +26,11 @@ def build_app(settings: FeedbackSettings | None = None, *, clock: Clock = system
         produces=topics.owned_by("feedback"),
         indexes=store.INDEXES,
         outbox_collections=store.OUTBOX_COLLECTIONS,
-        subscriptions=[requests_subscription(clock), scores_subscription(clock)],
+        subscriptions=[
+            requests_subscription(clock),
+            scores_subscription(clock),
+            matrix_subscription(clock),
+        ],
         routers=ROUTERS,
         exception_handlers=EXCEPTION_HANDLERS,
         workers=[timer_worker(clock)],

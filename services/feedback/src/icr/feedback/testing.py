@@ -14,11 +14,12 @@ from icr.contracts.feedback import EvaluationSubmitted
 from icr.contracts.requests import DepartmentUpserted, PersonUpserted, RequestResolved
 from icr.feedback.domain.campaign import Answer, Campaign
 from icr.feedback.domain.errors import Conflict
+from icr.feedback.domain.matrix import OpenRequests, Pair, PairCounts
 from icr.feedback.domain.rating import Rating
 from icr.feedback.domain.scores import Cell
 from icr.feedback.handlers.deps import Deps
 from icr.feedback.settings import FeedbackSettings
-from icr.feedback.store import Level, StoredCell, Versioned, score_id
+from icr.feedback.store import Level, StoredCell, TrackedRequest, Versioned, score_id
 from icr.kit.clock import SettableClock
 from icr.kit.directory import KnownDepartment, KnownPerson, Member
 from icr.kit.outbox import ConcurrentUpdate
@@ -340,6 +341,74 @@ class FakeScores:
         self.outbox.events += [e for e in events if isinstance(e, Event)]
 
 
+class FakeMatrix:
+    """The matrix projection in memory: counts once per event id, requests by sequence."""
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[str, str, Pair], dict[str, int]] = {}
+        self.applied: dict[tuple[str, str, Pair], set[str]] = {}
+        self.tracked: dict[str, tuple[TrackedRequest, datetime | None]] = {}
+
+    async def count(
+        self, *, event_id: str, at: datetime, provider: str, consumer: str, inc: dict[str, int]
+    ) -> None:
+        for kind, key in keys_of(at).items():
+            cell_key = (kind.value, key, (provider, consumer))
+            applied = self.applied.setdefault(cell_key, set())
+            if event_id in applied:
+                continue
+            applied.add(event_id)
+            cell = self.cells.setdefault(cell_key, {})
+            for name, value in inc.items():
+                cell[name] = cell.get(name, 0) + value
+
+    async def request(self, request_id: str) -> TrackedRequest | None:
+        found = self.tracked.get(request_id)
+        return found[0] if found else None
+
+    async def track(
+        self,
+        request_id: str,
+        *,
+        sequence: int,
+        provider: str,
+        consumer: str,
+        open_since: datetime | None,
+        resolution: tuple[int, datetime] | None = None,
+    ) -> None:
+        found = self.tracked.get(request_id)
+        if found is not None and found[0].sequence >= sequence:
+            return
+        resolutions = dict(found[0].resolutions) if found else {}
+        if resolution is not None:
+            resolutions[resolution[0]] = resolution[1]
+        request = TrackedRequest(
+            request_id, provider, consumer, sequence, open_since is not None, resolutions
+        )
+        self.tracked[request_id] = (request, open_since)
+
+    async def counts(self, kind: PeriodKind, key: str) -> dict[Pair, PairCounts]:
+        return {
+            pair: PairCounts(**cell)
+            for (k, pk, pair), cell in self.cells.items()
+            if k == kind.value and pk == key
+        }
+
+    async def open_now(self) -> dict[Pair, OpenRequests]:
+        found: dict[Pair, OpenRequests] = {}
+        for request, since in self.tracked.values():
+            if since is None:
+                continue
+            pair = (request.provider_department_id, request.consumer_department_id)
+            seen = found.get(pair)
+            found[pair] = OpenRequests(
+                count=(seen.count if seen else 0) + 1,
+                oldest_since=min(seen.oldest_since, since) if seen else since,
+                since_sum_seconds=(seen.since_sum_seconds if seen else 0) + since.timestamp(),
+            )
+        return found
+
+
 class FakeDirectory:
     def __init__(self) -> None:
         self.people: dict[str, KnownPerson] = {}
@@ -378,6 +447,7 @@ def in_memory(**overrides: Any) -> FakeWorld:
         served=FakeServed(),
         campaigns=campaigns,
         scores=FakeScores(outbox),
+        matrix=FakeMatrix(),
         directory=FakeDirectory(),
         settings=settings,
         clock=clock,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from icr.contracts.feedback import GroupResult, Question
 from icr.feedback.domain.campaign import Campaign
+from icr.feedback.domain.matrix import MatrixCell, Reciprocity
 from icr.feedback.domain.rating import Rating
 from icr.feedback.domain.scores import Score
 from icr.kit.strict import StrictBody
@@ -180,3 +181,109 @@ class InvitationsOut(BaseModel):
 class InviteesOut(BaseModel):
     campaign_id: str
     invitees: dict[str, list[str]]
+
+
+class BacklogOut(BaseModel):
+    count: int
+    oldest_since: datetime | None
+    oldest_age_seconds: int | None
+    average_age_seconds: int | None
+
+
+class MatrixCellOut(BaseModel):
+    provider_department_id: str
+    consumer_department_id: str
+    submitted: int
+    resolved: int
+    resolved_within_sla: int
+    sla_attainment: float | None
+    reopened: int
+    reopen_rate: float | None
+    closed: int
+    cancelled: int
+    rejected: int
+    invitations: int
+    ratings: int
+    distinct_raters: int
+    rating_shown: bool
+    average_rating: float | None
+    calibrated_rating: float | None
+    open_backlog: BacklogOut
+
+    @classmethod
+    def of(cls, c: MatrixCell) -> MatrixCellOut:
+        counts, rating, backlog = c.counts, c.rating, c.backlog
+        return cls(
+            provider_department_id=c.provider_department_id,
+            consumer_department_id=c.consumer_department_id,
+            submitted=counts.submitted,
+            resolved=counts.resolved,
+            resolved_within_sla=counts.resolved_met,
+            sla_attainment=counts.sla_attainment,
+            reopened=counts.reopened,
+            reopen_rate=counts.reopen_rate,
+            closed=counts.closed,
+            cancelled=counts.cancelled,
+            rejected=counts.rejected,
+            invitations=rating.invitations if rating else 0,
+            ratings=rating.ratings if rating else 0,
+            distinct_raters=rating.distinct_raters if rating else 0,
+            rating_shown=bool(rating and rating.shown),
+            average_rating=rating.average if rating else None,
+            calibrated_rating=rating.calibrated if rating else None,
+            open_backlog=BacklogOut(
+                count=backlog.count,
+                oldest_since=backlog.oldest_since,
+                oldest_age_seconds=backlog.oldest_age_seconds,
+                average_age_seconds=backlog.average_age_seconds,
+            ),
+        )
+
+
+class MatrixOut(BaseModel):
+    period: str
+    period_key: str
+    organisation_mean: float | None
+    departments: list[str]
+    cells: list[MatrixCellOut]
+
+
+class CounterpartOut(BaseModel):
+    department_id: str
+    provided: int
+    consumed: int
+    rating_received: float | None
+    rating_given: float | None
+    rating_asymmetry: float | None
+
+
+class ReciprocityOut(BaseModel):
+    department_id: str
+    period: str
+    period_key: str
+    provided: int
+    consumed: int
+    balance: int
+    counterparts: list[CounterpartOut]
+
+    @classmethod
+    def of(cls, r: Reciprocity, period: str, key: str) -> ReciprocityOut:
+        return cls(
+            department_id=r.department_id,
+            period=period,
+            period_key=key,
+            provided=r.provided,
+            consumed=r.consumed,
+            balance=r.balance,
+            counterparts=[
+                CounterpartOut(
+                    department_id=c.department_id,
+                    provided=c.provided,
+                    consumed=c.consumed,
+                    rating_received=c.rating_received,
+                    rating_given=c.rating_given,
+                    rating_asymmetry=c.rating_asymmetry,
+                )
+                for c in r.counterparts
+            ],
+        )

@@ -14,6 +14,7 @@ from icr.kit.strict import strict_query
 
 router = APIRouter(tags=["scores"])
 Key = Annotated[str, Query(min_length=6, max_length=8, description="2026-W49, 2026-12, 2026-Q4")]
+DepartmentId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 @router.get(
@@ -22,7 +23,7 @@ Key = Annotated[str, Query(min_length=6, max_length=8, description="2026-W49, 20
     dependencies=[Depends(strict_query("period", "key"))],
 )
 async def department_scores(
-    department_id: Annotated[str, Path(min_length=1, max_length=100)],
+    department_id: DepartmentId,
     period: PeriodKind,
     key: Key,
     deps: DepsDep,

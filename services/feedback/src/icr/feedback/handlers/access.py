@@ -4,6 +4,8 @@
 - A provider department's manager and agents see its ratings and comments, and the agents
   and managers of that department rate the clarity of its requests.
 - Admins see everything and manage campaigns.
+- The department matrix: admins and managers see all of it; anyone else the row and column of
+  their own department (what it provides and consumes), and its reciprocity.
 - Scores of a department (and its pairs) are for its manager and agents and for admins; every
   number below the anonymity threshold is hidden whoever asks.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from icr.feedback.domain.errors import Forbidden
 from icr.feedback.domain.rating import Rating
-from icr.kit.directory import Member
+from icr.kit.directory import MANAGER, Member
 
 
 def can_see_rating(member: Member, rating: Rating) -> bool:
@@ -31,3 +33,18 @@ def check_department_reader(member: Member, department_id: str) -> None:
 def check_admin(member: Member) -> None:
     if not member.is_admin:
         raise Forbidden("only administrators may do this")
+
+
+def matrix_scope(member: Member) -> str | None:
+    """The department whose row and column the caller sees of the department matrix; None for
+    the whole matrix (admins, and managers, who run their department's relations with all the
+    others)."""
+    if member.is_admin or MANAGER in member.roles:
+        return None
+    return member.department_id
+
+
+def check_matrix_reader(member: Member, department_id: str) -> None:
+    scope = matrix_scope(member)
+    if scope is not None and scope != department_id:
+        raise Forbidden(f"only {department_id}'s members, managers and admins may see this")

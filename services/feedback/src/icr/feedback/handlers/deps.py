@@ -12,12 +12,20 @@ from icr.feedback.handlers.ports import (
     CampaignRepository,
     CapCounter,
     Directory,
+    MatrixRepository,
     RatingRepository,
     ScoreRepository,
     ServedRepository,
 )
 from icr.feedback.settings import FeedbackSettings
-from icr.feedback.store import CampaignStore, CapStore, RatingStore, ScoreStore, ServedStore
+from icr.feedback.store import (
+    CampaignStore,
+    CapStore,
+    MatrixStore,
+    RatingStore,
+    ScoreStore,
+    ServedStore,
+)
 from icr.kit.clock import Clock, system_clock
 from icr.kit.directory import DirectoryView
 from icr.kit.lease import ServerClock
@@ -35,6 +43,7 @@ class Deps:
     served: ServedRepository
     campaigns: CampaignRepository
     scores: ScoreRepository
+    matrix: MatrixRepository
     directory: Directory
     settings: FeedbackSettings
     clock: Clock = system_clock
@@ -60,6 +69,7 @@ class Deps:
             served=ServedStore(mongo),
             campaigns=CampaignStore(mongo, outbox),
             scores=ScoreStore(mongo, outbox),
+            matrix=MatrixStore(mongo),
             directory=DirectoryView(mongo),
             settings=settings,
             clock=clock,

@@ -13,8 +13,9 @@ from typing import Protocol
 
 from icr.contracts.feedback import EvaluationSubmitted
 from icr.feedback.domain.campaign import Answer, Campaign
+from icr.feedback.domain.matrix import OpenRequests, Pair, PairCounts
 from icr.feedback.domain.rating import Rating
-from icr.feedback.store import Level, StoredCell, Versioned
+from icr.feedback.store import Level, StoredCell, TrackedRequest, Versioned
 from icr.kit.directory import KnownDepartment, KnownPerson
 from icr.kit.periods import PeriodKind
 
@@ -76,6 +77,25 @@ class ScoreRepository(Protocol):
         self, kind: PeriodKind, key: str, level: Level, provider: str | None = None
     ) -> list[StoredCell]: ...
     async def publish(self, cell: Versioned[StoredCell], events: list[object]) -> None: ...
+
+
+class MatrixRepository(Protocol):
+    async def count(
+        self, *, event_id: str, at: datetime, provider: str, consumer: str, inc: dict[str, int]
+    ) -> None: ...
+    async def request(self, request_id: str) -> TrackedRequest | None: ...
+    async def track(
+        self,
+        request_id: str,
+        *,
+        sequence: int,
+        provider: str,
+        consumer: str,
+        open_since: datetime | None,
+        resolution: tuple[int, datetime] | None = None,
+    ) -> None: ...
+    async def counts(self, kind: PeriodKind, key: str) -> dict[Pair, PairCounts]: ...
+    async def open_now(self) -> dict[Pair, OpenRequests]: ...
 
 
 class Directory(Protocol):

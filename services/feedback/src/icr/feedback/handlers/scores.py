@@ -82,19 +82,20 @@ async def project_evaluation(event: EvaluationSubmitted, event_id: str, *, deps:
     )
 
 
-async def _org_mean(kind: PeriodKind | str, key: str, deps: Deps) -> float | None:
+async def org_mean(kind: PeriodKind | str, key: str, deps: Deps) -> float | None:
     org = await deps.scores.cell(score_id(kind, key, "*", None))
     return org.value.cell.average if org else None
 
 
-def _score(stored: StoredCell, org_mean: float | None, deps: Deps) -> Score:
+def score_of_cell(stored: StoredCell, mean: float | None, deps: Deps) -> Score:
+    """What a reader sees of a stored cell (calibrated toward the organisation's `mean`)."""
     return score_of(
         stored.cell,
         provider=stored.provider_department_id,
         consumer=stored.consumer_department_id,
         period=stored.period,
         key=stored.period_key,
-        org_mean=org_mean,
+        org_mean=mean,
         weight=deps.settings.score_prior_weight,
         threshold=deps.settings.anonymity_threshold,
     )
@@ -107,7 +108,7 @@ async def publish_score_when_due(sid: str, now: datetime, *, deps: Deps) -> bool
     if loaded is None:
         return False
     stored = loaded.value
-    score = _score(stored, await _org_mean(stored.period, stored.period_key, deps), deps)
+    score = score_of_cell(stored, await org_mean(stored.period, stored.period_key, deps), deps)
     event = DepartmentScoreUpdated(
         score_id=sid,
         period=stored.period,
@@ -147,12 +148,12 @@ async def department_scores(
     """The department's score for the period and its score from each consumer department."""
     check_period(kind, key)
     check_department_reader(member, department_id)
-    mean = await _org_mean(kind, key, deps)
+    mean = await org_mean(kind, key, deps)
     own = await deps.scores.cell(score_id(kind, key, department_id, None))
     if own is None:
         raise NotFound(f"no scores for {department_id} in {key}")
     pairs = await deps.scores.cells(kind, key, Level.PAIR, department_id)
-    return _score(own.value, mean, deps), [_score(p, mean, deps) for p in pairs]
+    return score_of_cell(own.value, mean, deps), [score_of_cell(p, mean, deps) for p in pairs]
 
 
 async def score_table(
@@ -161,9 +162,9 @@ async def score_table(
     """Every department's score for the period, best calibrated first (admins)."""
     check_period(kind, key)
     check_admin(member)
-    mean = await _org_mean(kind, key, deps)
+    mean = await org_mean(kind, key, deps)
     cells = await deps.scores.cells(kind, key, Level.DEPARTMENT)
-    scores = [_score(c, mean, deps) for c in cells]
+    scores = [score_of_cell(c, mean, deps) for c in cells]
     scores.sort(
         key=lambda s: (s.calibrated is None, -(s.calibrated or 0), s.provider_department_id)
     )

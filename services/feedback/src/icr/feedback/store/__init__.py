@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from icr.feedback.store import campaigns, caps, ratings, scores, served
+from icr.feedback.store import campaigns, caps, matrix, ratings, scores, served
 from icr.feedback.store.base import Versioned
 from icr.feedback.store.campaigns import CampaignStore, answer_key
 from icr.feedback.store.caps import CapStore
+from icr.feedback.store.matrix import MatrixStore, TrackedRequest
 from icr.feedback.store.ratings import RatingStore
 from icr.feedback.store.scores import Level, ScoreStore, StoredCell, score_id
 from icr.feedback.store.served import ServedStore
@@ -19,6 +20,7 @@ INDEXES: dict[str, Any] = {
     **served.INDEXES,
     **campaigns.INDEXES,
     **scores.INDEXES,
+    **matrix.INDEXES,
     **DIRECTORY_INDEXES,
 }
 OUTBOX_COLLECTIONS = [ratings.RATINGS, campaigns.CAMPAIGNS, campaigns.EVALUATIONS, scores.SCORES]
@@ -29,10 +31,12 @@ __all__ = [
     "CampaignStore",
     "CapStore",
     "Level",
+    "MatrixStore",
     "RatingStore",
     "ScoreStore",
     "ServedStore",
     "StoredCell",
+    "TrackedRequest",
     "Versioned",
     "answer_key",
     "score_id",
