@@ -15,6 +15,8 @@ from icr.cli.target import Target
 
 Json = dict[str, Any]
 
+NOT_IN_DIRECTORY = "not in the directory"
+DIRECTORY_WAITS = 120  # 30 s
 PROBLEMS = ("InvalidInput", "NotFound", "Forbidden", "Conflict")
 # Every mutation asks for the same problem fields.
 PROBLEM_FIELDS = """
@@ -47,7 +49,6 @@ class Gateway:
         self._issuer = target.issuer()
         self._tokens: dict[str, str] = {}
         self._http = httpx.AsyncClient(base_url=target.gateway, timeout=timeout)
-        self._http_services = httpx.AsyncClient(timeout=timeout)
         self.limit = asyncio.Semaphore(concurrency)
         self.calls = 0
 
@@ -59,7 +60,6 @@ class Gateway:
 
     async def close(self) -> None:
         await self._http.aclose()
-        await self._http_services.aclose()
 
     def headers(self, person: str) -> dict[str, str]:
         token = self._tokens.get(person)
@@ -68,6 +68,18 @@ class Gateway:
         return {"Authorization": f"Bearer {token}"}
 
     async def query(self, document: str, variables: Json | None = None, *, actor: str) -> Json:
+        # A person just written reaches the gateway's directory a moment later (it follows the
+        # directory's events): wait for it a little instead of failing.
+        for attempt in range(DIRECTORY_WAITS):
+            try:
+                return await self._query(document, variables, actor=actor)
+            except GraphQLError as exc:
+                if NOT_IN_DIRECTORY not in str(exc) or attempt == DIRECTORY_WAITS - 1:
+                    raise
+                await asyncio.sleep(0.25)
+        raise AssertionError("unreachable")
+
+    async def _query(self, document: str, variables: Json | None, *, actor: str) -> Json:
         async with self.limit:
             self.calls += 1
             try:
@@ -87,7 +99,11 @@ class Gateway:
         if body.get("errors"):
             first = body["errors"][0]
             code = (first.get("extensions") or {}).get("code", "")
-            raise GraphQLError(f"{code or 'error'}: {first.get('message')}")
+            operation = document.split("(")[0].split("{")[0].strip() or "query"
+            raise GraphQLError(
+                f"{code or 'error'}: {first.get('message')} ({operation} as {actor!r}"
+                f"{', at ' + '.'.join(map(str, first['path'])) if first.get('path') else ''})"
+            )
         if response.status_code != 200 or not isinstance(body.get("data"), dict):
             raise GraphQLError(f"HTTP {response.status_code}: {response.text[:300]}")
         data: Json = body["data"]
@@ -102,23 +118,3 @@ class Gateway:
         if result.get("__typename") in PROBLEMS:
             raise Problem(result["__typename"], result)
         return result
-
-    async def service(
-        self, method: str, service: str, path: str, *, actor: str, json: Any = None
-    ) -> httpx.Response:
-        """A call to a service's public REST API with the person's own token, for what the
-        gateway does not offer yet (ratings and campaigns of the feedback service)."""
-        async with self.limit:
-            self.calls += 1
-            try:
-                return await self._http_services.request(
-                    method,
-                    self.target.urls[service] + path,
-                    json=json,
-                    headers=self.headers(actor),
-                )
-            except httpx.HTTPError as exc:
-                raise GraphQLError(
-                    f"the {service} service at {self.target.urls[service]} cannot be reached: "
-                    f"{exc!r}"
-                ) from exc

@@ -229,6 +229,7 @@ def _summary_table(summary: Any, options: Any, planned: int) -> Table:
         ("recovery requests resolved by managers", str(sent["recovery resolved"]), ""),
         ("not invited to rate (cap, sampling)", str(summary.not_invited), ""),
         ("evaluation campaign opened", str(sent["campaign"]), ""),
+        ("campaign answers (per department)", str(sent["evaluation"]), ""),
     ]
     for row in rows:
         table.add_row(*row)

@@ -16,9 +16,8 @@ after every step) records each planned request's id and the steps done; a second
 same seed and options continues from it, and looks up by title a request whose submission was
 not yet journaled, so nothing is submitted twice.
 
-What goes through which API: requests and their actions through the GraphQL gateway; ratings
-and the quarterly evaluation campaign through the feedback service's REST API with each
-person's own token, because the gateway has no mutations for them yet (`FeedbackPort`)."""
+Everything goes through the GraphQL gateway, each action with the token of the person who takes
+it: requests and their actions, ratings, the quarterly evaluation campaign and its answers."""
 
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from icr.cli import org
-from icr.cli.gql import PROBLEM_FIELDS, Gateway, GraphQLError, Json, Problem
+from icr.cli.gql import PROBLEM_FIELDS, Gateway, Json, Problem
 
 PRIORITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 SUBMIT = f"""mutation Submit($input: SubmitRequestInput!) {{
@@ -317,71 +316,95 @@ class Journal:
         os.replace(tmp, self.path)
 
 
+RATE = f"""mutation Rate($id: ID!, $input: RatingInput!) {{
+  rate(requestId: $id, input: $input) {{
+    __typename ... on Rating {{ status stars }} {PROBLEM_FIELDS}
+  }}
+}}"""
+RATING = "query($id: ID!) { request(id: $id) { rating { status } } }"
+OPEN_CAMPAIGN = f"""mutation Open($input: CampaignInput!) {{
+  openCampaign(input: $input) {{ __typename ... on Campaign {{ id }} {PROBLEM_FIELDS} }}
+}}"""
+TO_EVALUATE = "query($id: ID!) { campaign(id: $id) { departmentsToEvaluate { id } } }"
+ANSWER = f"""mutation Answer($id: ID!, $input: EvaluationInput!) {{
+  answerCampaign(campaignId: $id, input: $input) {{
+    __typename ... on EvaluationRecorded {{ campaignId }} {PROBLEM_FIELDS}
+  }}
+}}"""
+
+
 class FeedbackPort:
-    """Ratings and campaigns: the feedback service's REST API, with the person's own token (the
-    gateway offers no mutation for them yet; swap these two calls when it does)."""
+    """Ratings and the evaluation campaign, through the gateway's feedback mutations."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     async def rate(self, request_id: str, rater: str, stars: int) -> str:
         """'rated', 'not_invited' (skipped, expired, or sampled out), or 'already' (a rerun)."""
+        variables = {"id": request_id, "input": {"stars": stars, "comment": _comment(stars)}}
         for attempt in range(40):  # the invitation follows the resolution event
-            response = await self.gateway.service(
-                "POST",
-                "feedback",
-                f"/ratings/{request_id}",
-                actor=rater,
-                json={"stars": stars, "comment": _comment(stars)},
-            )
-            if response.status_code == 201:
+            try:
+                await self.gateway.mutate("rate", RATE, variables, actor=rater)
                 return "rated"
-            if response.status_code == 404:
-                await asyncio.sleep(min(0.1 * (attempt + 1), 1.0))
+            except Problem as exc:
+                if exc.typename == "NotFound":
+                    await asyncio.sleep(min(0.1 * (attempt + 1), 1.0))
+                    continue
+                if exc.typename != "Conflict":
+                    raise
+            found = await self.gateway.query(RATING, {"id": request_id}, actor=rater)
+            rating = (found.get("request") or {}).get("rating") or {}
+            if rating.get("status") == "INVITED":  # invited meanwhile: try again
                 continue
-            if response.status_code == 409:
-                current = await self.gateway.service(
-                    "GET", "feedback", f"/ratings/{request_id}", actor=rater
-                )
-                status = current.json().get("status") if current.status_code == 200 else None
-                return "already" if status == "rated" else "not_invited"
-            raise GraphQLError(f"feedback: HTTP {response.status_code}: {response.text[:300]}")
+            return "already" if rating.get("status") == "RATED" else "not_invited"
         return "not_invited"
 
-    async def campaign(self, admin: str, start: datetime, end: datetime, name: str) -> str | None:
-        response = await self.gateway.service(
-            "POST",
-            "feedback",
-            "/campaigns",
-            actor=admin,
-            json={
-                "name": name,
-                "period_start": start.isoformat(),
-                "period_end": end.isoformat(),
-                "questions": [
-                    {
-                        "question_id": "overall",
-                        "kind": "scale",
-                        "text": {
-                            "en": "How satisfied are you overall?",
-                            "zh-CN": "总体满意度如何？",
-                        },
-                    },
-                    {
-                        "question_id": "nps",
-                        "kind": "nps",
-                        "text": {
-                            "en": "Would you recommend this department?",
-                            "zh-CN": "您会向同事推荐该部门吗？",
-                        },
-                    },
-                ],
+    async def campaign(self, admin: str, start: datetime, end: datetime, name: str) -> str:
+        result = await self.gateway.mutate(
+            "openCampaign",
+            OPEN_CAMPAIGN,
+            {
+                "input": {
+                    "name": name,
+                    "periodStart": start.isoformat(),
+                    "periodEnd": end.isoformat(),
+                    "questions": [
+                        {"id": "overall", "kind": "SCALE",
+                         "texts": {"en": "How satisfied are you overall?",
+                                   "zh-CN": "总体满意度如何？"}},
+                        {"id": "nps", "kind": "NPS",
+                         "texts": {"en": "Would you recommend this department?",
+                                   "zh-CN": "您会向同事推荐该部门吗？"}},
+                    ],
+                }
             },
-        )
-        if response.status_code != 201:
-            raise GraphQLError(f"campaign: HTTP {response.status_code}: {response.text[:300]}")
-        campaign_id: str = response.json()["campaign_id"]
-        return campaign_id
+            actor=admin,
+        )  # fmt: skip
+        return str(result["id"])
+
+    async def answer(self, campaign_id: str, person: str, rng: random.Random) -> int:
+        """The person evaluates every department that served them; the number of answers."""
+        found = await self.gateway.query(TO_EVALUATE, {"id": campaign_id}, actor=person)
+        answered = 0
+        for dept in (found.get("campaign") or {}).get("departmentsToEvaluate") or []:
+            overall = rng.choices([1, 2, 3, 4, 5], [1, 2, 5, 10, 7])[0]
+            scores = [
+                {"questionId": "overall", "score": overall},
+                {"questionId": "nps", "score": min(10, max(0, overall * 2 + rng.randint(-2, 1)))},
+            ]
+            try:
+                await self.gateway.mutate(
+                    "answerCampaign",
+                    ANSWER,
+                    {"id": campaign_id, "input": {"providerDepartmentId": dept["id"],
+                                                  "scores": scores}},
+                    actor=person,
+                )  # fmt: skip
+                answered += 1
+            except Problem as exc:
+                if exc.typename != "Conflict":  # answered before an interruption
+                    raise
+        return answered
 
 
 def _comment(stars: int) -> str:
@@ -452,22 +475,26 @@ class Simulator:
                 async with lock:
                     heapq.heappush(queue, (s.steps[s.done].at, n))
 
-        while queue or running:
-            if not queue:
-                finished, running = await asyncio.wait(running, return_when="FIRST_COMPLETED")
+        try:
+            while queue or running:
+                if not queue:
+                    finished, running = await asyncio.wait(running, return_when="FIRST_COMPLETED")
+                    for t in finished:
+                        t.result()
+                    continue
+                _, n = heapq.heappop(queue)
+                now = asyncio.get_running_loop().time()
+                next_slot = max(next_slot + interval, now)
+                await asyncio.sleep(max(0.0, next_slot - now))
+                running.add(asyncio.create_task(advance(n)))
+                finished = {t for t in running if t.done()}
+                running -= finished
                 for t in finished:
-                    t.result()
-                continue
-            _, n = heapq.heappop(queue)
-            now = asyncio.get_running_loop().time()
-            next_slot = max(next_slot + interval, now)
-            await asyncio.sleep(max(0.0, next_slot - now))
-            task = asyncio.create_task(advance(n))
-            running.add(task)
-            done = {t for t in running if t.done()}
-            running -= done
-            for t in done:
-                t.result()
+                    t.result()  # a failed step stops the run (the journal keeps its place)
+        finally:
+            for t in running:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
         if self.options.campaign and self.options.weeks >= 1:
             today = datetime.now(UTC).replace(microsecond=0)
             key = f"campaign-{journal.fingerprint}"
@@ -480,6 +507,13 @@ class Simulator:
                 )
                 journal.put(key, id=cid)
                 self.summary.sent["campaign"] += 1
+            cid = journal.get(key)["id"]
+            # Most people served answer the questionnaire (after the campaign's invitations).
+            rng = random.Random(self.options.seed)
+            respondents = sorted({s.requester for s in scenarios if s.done >= 3})
+            for person in respondents:
+                if rng.random() < 0.7:
+                    self.summary.sent["evaluation"] += await feedback.answer(cid, person, rng)
         await self.recover()
         self.summary.elapsed = asyncio.get_running_loop().time() - started
         await self.observe(scenarios)
@@ -583,7 +617,7 @@ class Simulator:
                 breached += r["breached"]
                 reopened += r["reopenCount"]
                 rating = r.get("rating") or {}
-                if rating.get("status") == "rated":
+                if rating.get("status") == "RATED":
                     rated[rating["stars"]] += 1
         self.summary.platform = {
             "requests": len(ids),
