@@ -7,6 +7,7 @@ clear line on stderr with a non-zero exit code, never a traceback."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Coroutine
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -70,6 +72,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except (GraphQLError, Problem, TargetError) as exc:
         raise fail(str(exc)) from None
+    except PyMongoError as exc:
+        raise fail(f"the store cannot be reached: {type(exc).__name__}", 3) from None
     except KeyboardInterrupt:
         raise fail("interrupted; run the same command again to continue", 130) from None
 
@@ -236,6 +240,157 @@ def _summary_table(summary: Any, options: Any, planned: int) -> Table:
     for what, n in sorted(summary.refused.items()):
         table.add_row(f"refused: {what}", str(n), "")
     return table
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    gateway: GatewayOpt = None,
+) -> None:
+    """Health of every component, consumer lag, outbox backlog and dead letters (read-only).
+    Exits 1 when a component is down."""
+    from icr.cli.status import as_dict, collect
+
+    where = resolve(gateway=gateway)
+    result = run(collect(where.urls))
+    if as_json:
+        print(json.dumps(as_dict(result), indent=2))
+        raise typer.Exit(0 if result.healthy else 1)
+    health = Table(title="components")
+    for column in ("component", "state", "detail"):
+        health.add_column(column)
+    for name, ok, detail in result.components:
+        health.add_row(name, "[green]ready[/green]" if ok else "[red]DOWN[/red]", detail)
+    out.print(health)
+    lag = Table(title="consumer lag (committed offsets behind the end)")
+    for column in ("group", "topic", "partitions", "lag"):
+        lag.add_column(column, justify="right" if column in ("partitions", "lag") else "left")
+    for group, topic, parts, n in result.lag:
+        lag.add_row(group, topic, str(parts), f"[yellow]{n}[/yellow]" if n else "0")
+    out.print(lag)
+    box = Table(title="outbox backlog")
+    for column in ("service", "collection", "pending", "oldest (s)"):
+        box.add_column(column, justify="right" if column in ("pending", "oldest (s)") else "left")
+    for service, collection, n, age in result.outbox:
+        box.add_row(service, collection, str(n), f"{age:.1f}")
+    out.print(box)
+    dead = Table(title="dead letters")
+    dead.add_column("topic or service")
+    dead.add_column("records / held aggregates", justify="right")
+    for topic, n in result.dead_letters:
+        dead.add_row(topic, f"[red]{n}[/red]" if n else "0")
+    for service, n in result.holds:
+        dead.add_row(f"{service} holds", f"[red]{n}[/red]" if n else "0")
+    out.print(dead)
+    raise typer.Exit(0 if result.healthy else 1)
+
+
+ServiceOpt = Annotated[str, typer.Option(help="the service: requests, feedback or incentives")]
+GroupOpt = Annotated[
+    str | None, typer.Option(help="consumer group (with or without KAFKA_TOPIC_PREFIX)")
+]
+
+
+def _services(service: str | None) -> list[str]:
+    from icr.cli.dlq import SERVICES
+
+    if service is None:
+        return list(SERVICES)
+    if service not in SERVICES:
+        raise fail(f"--service must be one of {', '.join(SERVICES)}, not {service!r}", 2)
+    return [service]
+
+
+@dlq_app.command("list")
+def dlq_list(
+    service: Annotated[str | None, typer.Option(help="one service (default: all)")] = None,
+    group: GroupOpt = None,
+) -> None:
+    """Held aggregates: the event that failed, why, and how many later events wait."""
+    from icr.cli.dlq import held
+
+    found = run(held(_services(service), group=group))
+    table = Table(title="held aggregates (dead-lettered or of an unknown version)")
+    for column in ("service", "group", "aggregate", "event", "reason", "parked", "action", "error"):
+        table.add_column(column)
+    for h in found:
+        d = h.doc
+        table.add_row(
+            h.service, d["group"], d["aggregate_id"], f"{d['event_type']} v{d['version']}",
+            d["reason"], str(h.parked), d.get("action") or "-", (d.get("error") or "")[:80],
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"{len(found)} hold(s)")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    aggregate: Annotated[str, typer.Argument(help="the held aggregate's id")],
+    service: ServiceOpt,
+    group: GroupOpt = None,
+) -> None:
+    """One hold in full: the failed event, its error, and the group's dead-letter records of it."""
+    from icr.cli.dlq import dead_letters, event_of, held
+
+    found = run(held(_services(service), group=group, aggregate=aggregate, with_event=True))
+    if not found:
+        raise fail(f"no hold of aggregate {aggregate!r} in {service}", 1)
+    for h in found:
+        d = h.doc
+        out.rule(f"{d['group']} / {d['aggregate_id']}")
+        out.print_json(
+            json.dumps(
+                {
+                    "reason": d["reason"], "error": d.get("error"), "event_id": d["event_id"],
+                    "event_type": d["event_type"], "version": d["version"],
+                    "sequence": d.get("sequence"), "topic": d["topic"],
+                    "partition": d["partition"], "parked": h.parked,
+                    "action": d.get("action"), "at": str(d.get("at")),
+                    "event": event_of(d),
+                },
+                default=str,
+            )
+        )  # fmt: skip
+        records = [
+            r
+            for r in run(dead_letters(d["group"]))
+            if (r["event"] or {}).get("event_id") == d["event_id"] or r["key"] == d["aggregate_id"]
+        ]
+        out.print(f"{len(records)} record(s) on {d['group']}.dlq for this aggregate")
+        for r in records:
+            out.print_json(json.dumps({k: r[k] for k in ("partition", "offset", "headers")}))
+
+
+def _act(action: str, aggregate: str, service: str, group: str | None) -> None:
+    from icr.cli.dlq import DlqError, act
+
+    _services(service)
+    try:
+        found = run(act(service, aggregate, action, group))
+    except DlqError as exc:
+        raise fail(str(exc), exc.code) from None
+    for h in found:
+        out.print(f"{action} requested for {h.doc['group']} {h.doc['aggregate_id']}")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    aggregate: Annotated[str, typer.Argument(help="the held aggregate's id")],
+    service: ServiceOpt,
+    group: GroupOpt = None,
+) -> None:
+    """Apply the failed event again, then the parked ones (the owning consumer does it)."""
+    _act("redrive", aggregate, service, group)
+
+
+@dlq_app.command("skip")
+def dlq_skip(
+    aggregate: Annotated[str, typer.Argument(help="the held aggregate's id")],
+    service: ServiceOpt,
+    group: GroupOpt = None,
+) -> None:
+    """Drop the failed event for good and apply the parked ones."""
+    _act("skip", aggregate, service, group)
 
 
 def _progress() -> Progress:
