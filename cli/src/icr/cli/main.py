@@ -109,10 +109,13 @@ def seed(
     identity_dir: IdentityOpt = None,
     gateway: GatewayOpt = None,
     admin: AdminOpt = "admin",
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="only when the directory has no department yet")
+    ] = False,
 ) -> None:
     """Create the demo organisation through the GraphQL API; running it again changes nothing,
     and an interrupted run continues where it stopped."""
-    from icr.cli.seed import Seeder
+    from icr.cli.seed import DEPARTMENTS, Seeder
 
     if not 50 <= size <= 20_000:
         raise fail("--size must be between 50 and 20000", 2)
@@ -120,6 +123,11 @@ def seed(
 
     async def go() -> None:
         async with Gateway(where) as gw:
+            if if_empty and (await gw.query(DEPARTMENTS, actor=admin))["departments"]:
+                err.print(
+                    "icr seed: the directory is not empty; left as it is (`icr seed` fills in)"
+                )
+                return
             seeder = Seeder(gw, size=size, admin=admin)
             steps = seeder.steps()
             with _progress() as bars:
@@ -149,6 +157,9 @@ def simulate(
         typer.Option(
             help="progress file for resuming (default $ICR_STATE_DIR/simulate-<seed>.json)"
         ),
+    ] = None,
+    summary_json: Annotated[
+        str | None, typer.Option(help="also write the summary as JSON to this file")
     ] = None,
     profile: ProfileOpt = "dev",
     identity_dir: IdentityOpt = None,
@@ -196,6 +207,22 @@ def simulate(
     except sim.PlanError as exc:
         raise fail(str(exc), 2) from None
     out.print(_summary_table(summary, options, len(scenarios)))
+    if summary_json:
+        Path(summary_json).write_text(
+            json.dumps(
+                {
+                    "sent": dict(summary.sent),
+                    "refused": dict(summary.refused),
+                    "stars": {str(k): v for k, v in summary.stars.items()},
+                    "not_invited": summary.not_invited,
+                    "platform": summary.platform,
+                    "elapsed_seconds": round(summary.elapsed, 1),
+                    "request_ids": [s.request_id for s in scenarios if s.request_id],
+                },
+                indent=2,
+                default=str,
+            )
+        )
 
 
 def _summary_table(summary: Any, options: Any, planned: int) -> Table:

@@ -73,6 +73,7 @@ class Seeder:
             ("people", len(people), lambda: self.people(people)),
             ("managers", len(org.DEPARTMENTS), lambda: self.departments(managers=True)),
             ("catalog", len(org.CATALOG), self.catalog),
+            ("followers", 1, lambda: self.followed(people[-1]["id"])),
         ]
 
     async def run(self) -> SeedReport:
@@ -127,6 +128,13 @@ class Seeder:
 
             await asyncio.gather(*(one(p) for p in chunk))
 
+    async def followed(self, person: str) -> None:
+        """Waits until the services that follow the directory's events know the last person
+        written (the gateway client waits out "not in the directory"), so the organisation is
+        usable by everyone when the seed returns."""
+        await self.gateway.query(FOLLOWED, actor=person)
+        self.progress("followers", 1)
+
     async def catalog(self) -> None:
         before = {
             i["id"]: i["version"]
@@ -144,6 +152,9 @@ class Seeder:
             )
             self.report.add("catalog item", outcome)
             self.progress("catalog", 1)
+
+
+FOLLOWED = "{ me { id } myRatingInvitations { requestId } }"
 
 
 def _same_department(have: Json, wanted: Json) -> bool:
