@@ -17,6 +17,10 @@ start=$(date +%s)
 if [ "$mode" = bench ]; then export ICR_MONGO_HEAP=${ICR_MONGO_HEAP:-4g}; fi
 if [ "$mode" = test ]; then
   echo "== ruff"; "$UV" run ruff check . && "$UV" run ruff format --check .
+  # Markdown and YAML escape ruff: a merge's leftover conflict markers would ship unnoticed.
+  if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . 2>/dev/null; then
+    echo "merge conflict markers left in the files above"; exit 1
+  fi
   echo "== mypy"; "$UV" run mypy libs/kit/src libs/contracts/src services/requests/src \
     services/feedback/src services/incentives/src gateway/src cli/src
 fi

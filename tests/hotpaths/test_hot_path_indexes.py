@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -21,12 +22,14 @@ import pytest
 from asgi_lifespan import LifespanManager
 from pymongo import AsyncMongoClient, monitoring
 
+from icr.contracts import Envelope
+from icr.contracts.feedback import RatingSubmitted
 from icr.feedback.main import build_app as build_feedback
 from icr.feedback.settings import FeedbackSettings
 from icr.incentives.main import build_app as build_incentives
 from icr.incentives.settings import IncentivesSettings
 from icr.kit.settings import ServiceSettings
-from icr.kit.testing import bearer, service_settings_for_test, wait_ready
+from icr.kit.testing import bearer, publish, service_settings_for_test, wait_ready
 from icr.requests.main import build_app as build_requests
 from icr.requests.settings import RequestsSettings
 
@@ -263,6 +266,67 @@ async def exercise_feedback(
     await fb("POST", f"/campaigns/{cid}/close", ADMIN)
 
 
+async def exercise_incentives(
+    incentives: httpx.AsyncClient, settings: IncentivesSettings, ids: list[str]
+) -> None:
+    """Points for a resolved and rated request, recognition, rewards and redemptions, policy and
+    what-if, and every read each role opens."""
+
+    async def call(method: str, path: str, actor: str, body: Any = None) -> Any:
+        response = await incentives.request(method, path, json=body, headers=bearer(actor))
+        assert response.status_code < 300, (method, path, response.text)
+        return response.json()
+
+    async with asyncio.timeout(30):
+        while (await incentives.get("/accounts/me", headers=bearer("ivy"))).status_code != 200:
+            await asyncio.sleep(0.1)  # the directory reached the incentives service
+    rating = RatingSubmitted(
+        request_id=ids[0],
+        rater_id="ana",
+        rater_department_id="sales",
+        provider_department_id="it",
+        assignee_id="bo",
+        stars=5,
+        submitted_at=datetime.now(UTC),
+    )
+    await publish(settings, Envelope.wrap(rating, source="feedback"))
+    query = "&".join(f"request_id={i}" for i in ids)
+    async with asyncio.timeout(30):
+        while True:
+            rows = await call("GET", f"/tracked-requests?{query}", "ana")
+            if len(rows) == len(ids) and any(r["settlement"] == "settled" for r in rows):
+                break
+            await asyncio.sleep(0.1)
+    why = {"recipient_id": "bo", "points": 5, "message": "Thanks for the fast laptop!"}
+    await call("POST", "/recognitions", "ana", {**why, "value": "teamwork"})
+    for actor in ("ana", "bo", "ivy"):
+        await call("GET", "/accounts/me", actor)
+        await call("GET", "/allowances/me", actor)
+        await call("GET", "/leaderboards/people", actor)
+        await call("GET", "/leaderboards/departments?period=all", actor)
+        await call("GET", "/rewards", actor)
+        await call("GET", "/redemptions", actor)
+    page = await call("GET", "/accounts/bo/entries?limit=1", "ivy")
+    await call("GET", f"/accounts/bo/entries?limit=1&cursor={page['next_cursor']}", "bo")
+    await call("GET", "/departments/it/accounts", "ivy")
+    await call("GET", "/policies", ADMIN)
+    soon = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    current = await call("GET", "/policies/current", ADMIN)
+    proposal = {k: current[k] for k in ("rules", "recognition", "pair_cap_per_month")}
+    await call("POST", "/policies", ADMIN, {**proposal, "effective_from": soon})
+    period = {"from": (datetime.now(UTC) - timedelta(days=30)).isoformat(), "to": soon}
+    await call("POST", "/policies/what-if", ADMIN, {"policy": proposal, **period})
+    await call("PUT", "/rewards/mug", ADMIN, {"name": {"en": "Mug"}, "cost": 1, "stock": 5})
+    first = await call("POST", "/redemptions", "bo", {"reward_id": "mug"})
+    second = await call("POST", "/redemptions", "bo", {"reward_id": "mug"})
+    await call("GET", "/redemptions?state=reserved", ADMIN)
+    await call("GET", "/redemptions?person_id=bo", ADMIN)
+    await call("GET", "/redemptions", ADMIN)
+    await call("POST", f"/redemptions/{first['id']}/fulfil", ADMIN)
+    await call("POST", f"/redemptions/{second['id']}/cancel", ADMIN, {"reason": "no"})
+    await asyncio.sleep(1.0)  # the timers' scans and the relay's publishing of all that
+
+
 async def test_every_hot_path_query_is_served_by_a_declared_index() -> None:
     prefix = service_settings_for_test(ServiceSettings).kafka_topic_prefix
     requests_settings = service_settings_for_test(
@@ -278,7 +342,12 @@ async def test_every_hot_path_query_is_served_by_a_declared_index() -> None:
         timer_poll_seconds=0.1,
         score_publish_delay_seconds=0,
     )
-    incentives_settings = service_settings_for_test(IncentivesSettings, kafka_topic_prefix=prefix)
+    incentives_settings = service_settings_for_test(
+        IncentivesSettings,
+        kafka_topic_prefix=prefix,
+        bootstrap_admins=ADMIN,
+        timer_poll_seconds=0.1,
+    )
     settings = (requests_settings, feedback_settings, incentives_settings)
     RECORDER.databases = {s.database for s in settings}
     RECORDER.queries.clear()
@@ -299,8 +368,11 @@ async def test_every_hot_path_query_is_served_by_a_declared_index() -> None:
         found = await feedback.get(f"/ratings?{query}", headers=bearer("ana"))
         assert [r["request_id"] for r in found.json()] == [ids[0]]
         async with asyncio.timeout(30):
-            while len((await incentives.get(f"/tracked-requests?{query}")).json()) < len(ids):
+            while len(
+                (await incentives.get(f"/tracked-requests?{query}", headers=bearer(ADMIN))).json()
+            ) < len(ids):
                 await asyncio.sleep(0.1)
+        await exercise_incentives(incentives, incentives_settings, ids)
         # Meanwhile the SLA scheduler's due-work scans ran every 0.1 s, the relays' scans and
         # claims and the consumers' inbox and projection writes ran for every event: all recorded.
     RECORDER.databases = set()

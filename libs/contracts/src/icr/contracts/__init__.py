@@ -3,7 +3,7 @@
 Importing this package registers all event types in `registry`.
 """
 
-from icr.contracts import feedback, requests
+from icr.contracts import feedback, incentives, requests
 from icr.contracts.base import Envelope, Event, new_id, utcnow
 from icr.contracts.registry import Registry, UnknownEvent, registry
 from icr.contracts.topics import ALL as ALL_TOPICS
@@ -17,6 +17,7 @@ __all__ = [
     "Topic",
     "UnknownEvent",
     "feedback",
+    "incentives",
     "new_id",
     "registry",
     "requests",

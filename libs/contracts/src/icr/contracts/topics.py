@@ -29,8 +29,13 @@ CAMPAIGNS = Topic("icr.feedback.campaign", partitions=3, owner="feedback")
 EVALUATIONS = Topic("icr.feedback.evaluation", partitions=3, owner="feedback")
 SCORES = Topic("icr.feedback.score", partitions=3, owner="feedback")
 LEDGER = Topic("icr.incentives.ledger", partitions=6, owner="incentives")
+RECOGNITION = Topic("icr.incentives.recognition", partitions=3, owner="incentives")
+REDEMPTIONS = Topic("icr.incentives.redemption", partitions=3, owner="incentives")
+POLICY = Topic("icr.incentives.policy", partitions=1, owner="incentives")
+LEADERBOARD = Topic("icr.incentives.leaderboard", partitions=3, owner="incentives")
+INCENTIVES = (LEDGER, RECOGNITION, REDEMPTIONS, POLICY, LEADERBOARD)
 
-ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, CAMPAIGNS, EVALUATIONS, SCORES, LEDGER)
+ALL = (REQUESTS, DIRECTORY, CATALOG, RATINGS, CAMPAIGNS, EVALUATIONS, SCORES, *INCENTIVES)
 
 
 def owned_by(service: str) -> tuple[Topic, ...]:

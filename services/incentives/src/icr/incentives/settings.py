@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from icr.kit.settings import ServiceSettings
 
 
 class IncentivesSettings(ServiceSettings):
     service_name: str = "incentives"
     port: int = 8003
+
+    rating_wait_days: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a resolution waits for its rating's outcome (submitted, expired or "
+        "skipped) before it settles as unrated; longer than feedback's rating window.",
+    )
+    projection_grace_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A ledger entry not yet counted into balances and leaderboards this long "
+        "after it was written (its writer crashed in between) is counted by the timer.",
+    )
+    redemption_grace_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A redemption or cancellation a crash interrupted is finished by the timer "
+        "this long after it started.",
+    )
+    timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often timers look.")
+    timer_lease_seconds: float = Field(default=10.0, gt=0, description="Lease of one timer run.")
+    write_retries: int = Field(
+        default=20, ge=1, description="Attempts of a read-decide-write that lost a race."
+    )
+    consumer_members: int = Field(
+        default=3,
+        ge=1,
+        le=12,
+        description="Members of the service's consumer group in this process: a member handles "
+        "its partitions one record at a time, so more members settle more requests at once.",
+    )
+    leaderboard_size: int = Field(default=20, ge=1, le=200, description="Default board length.")

@@ -1,0 +1,1 @@
+"""Use cases: small async functions with keyword-only dependencies."""
