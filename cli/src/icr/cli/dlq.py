@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
+from icr.cli.status import partitions
 from icr.kit.consumer import dead_letter_topic
 from icr.kit.holds import find_holds, parked_count, request_action
 from icr.kit.mongo import Document, Mongo
@@ -86,17 +88,18 @@ async def dead_letters(group: str, *, limit: int = 50, wait_s: float = 3.0) -> l
     settings = ServiceSettings(service_name="cli")
     topic = dead_letter_topic(settings.topic_name(group) if not group.startswith(
         settings.kafka_topic_prefix) else group)  # fmt: skip
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-    )
+    servers = settings.kafka_bootstrap_servers
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        parts = (await partitions(admin, [topic])).get(topic, [])
+    finally:
+        await admin.close()
+    if not parts:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            await consumer.topics()
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not parts:
-            return []
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         ends = await consumer.end_offsets(parts)

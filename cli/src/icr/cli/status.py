@@ -102,18 +102,36 @@ async def _kafka(settings: ServiceSettings, status: Status) -> None:
                 per_topic.setdefault(tp.topic, []).append(lag)
             for topic, lags in sorted(per_topic.items()):
                 status.lag.append((group, topic, len(lags), sum(lags)))
-        for group in groups:
-            dlq = dead_letter_topic(group)
-            if dlq not in topics:
+        # Every group's dead-letter topic, including those of groups with nothing committed.
+        dlqs = {dead_letter_topic(g) for g in groups} | {
+            t for t in topics if t.startswith(prefix) and t.endswith(".dlq")
+        }
+        layout = await partitions(admin, sorted(dlqs & topics))
+        for dlq in sorted(dlqs):
+            parts = layout.get(dlq, [])
+            if not parts:
                 status.dead_letters.append((dlq, 0))
                 continue
-            parts = [TopicPartition(dlq, p) for p in consumer.partitions_for_topic(dlq) or ()]
             begins = await consumer.beginning_offsets(parts)
             ends = await consumer.end_offsets(parts)
             status.dead_letters.append((dlq, sum(ends[p] - begins[p] for p in parts)))
     finally:
         await admin.close()
         await consumer.stop()
+
+
+async def partitions(
+    admin: AIOKafkaAdminClient, topics: list[str]
+) -> dict[str, list[TopicPartition]]:
+    """Each existing topic's partitions, from the broker (the consumer's own metadata only
+    knows topics it was assigned or subscribed to)."""
+    if not topics:
+        return {}
+    return {
+        row["topic"]: [TopicPartition(row["topic"], p["partition"]) for p in row["partitions"]]
+        for row in await admin.describe_topics(topics)
+        if row["error_code"] == 0
+    }
 
 
 async def _store(status: Status) -> None:
