@@ -96,6 +96,9 @@ def test_a_short_simulation_matches_what_the_services_report(demo: Demo, tmp_pat
     assert statuses.get("CANCELLED", 0) == sent.get("cancel", 0)
     assert platform["reopened"] == sent.get("reopen", 0)
     assert platform["rated"] == sent.get("rate", 0)
+    # Seed 3 forgets urgent password resets past their target: real breaches, as many.
+    assert sent["left past a target"] > 0
+    assert platform["breached"] == sent["left past a target"]
     assert not summary["refused"], summary["refused"]
     # Resolutions: as sent, as the requests' timelines record them, and in the matrix.
     found = demo.platform.graphql(HISTORY, {"ids": ids}, actor="admin")["requestsByIds"]

@@ -250,7 +250,11 @@ def _summary_table(summary: Any, options: Any, planned: int) -> Table:
         ("closed", str(sent["close"]), str(statuses.get("CLOSED", 0))),
         ("rejected", str(sent["reject"]), str(statuses.get("REJECTED", 0))),
         ("cancelled", str(sent["cancel"]), str(statuses.get("CANCELLED", 0))),
-        ("breached SLA", "", str(p.get("breached", 0))),
+        (
+            "breached SLA (sent: left past a target)",
+            str(sent["left past a target"]),
+            str(p.get("breached", 0)),
+        ),
         ("ratings", str(sent["rate"]), str(p.get("rated", 0))),
         (
             "low ratings (1-2 stars): recovery",

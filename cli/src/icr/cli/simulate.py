@@ -91,6 +91,9 @@ OPEN_ASSIGNED = """query Open($who: ID!) {
   requests(filter: {assigneeIds: [$who], statuses: [SUBMITTED, ACCEPTED, IN_PROGRESS]}, first: 100)
   { nodes { id allowedActions } }
 }"""
+# The service desk's urgent password resets: minute targets, on a 24x7 calendar.
+FORGOTTEN_ITEM = "password-reset"
+FORGOTTEN_SHARE = 0.06
 # Requests submitted per person and week (a person asks another department for something
 # every three weeks or so).
 PER_PERSON_WEEK = 0.35
@@ -109,6 +112,7 @@ class Step:
     at: float  # simulated minutes since the start
     text: str = ""
     stars: int = 0
+    hold: float = 0.0  # real seconds after the submission before this step may be sent
 
 
 @dataclass
@@ -125,6 +129,7 @@ class Scenario:
     steps: list[Step]
     request_id: str | None = None
     done: int = 0  # steps completed
+    submitted_at: float | None = None  # the event loop's time of the submission (this run)
 
 
 @dataclass
@@ -199,6 +204,11 @@ def plan(options: Options) -> list[Scenario]:
         requester = rng.choice([p for p in requesters if p["departmentId"] != item.provider])
         agent = rng.choice(agents[item.provider])
         priority = rng.choices(PRIORITIES, [3, 5, 2, 0.5])[0]
+        # A few urgent password resets are forgotten by their agent: left untouched, in real
+        # time, past the first-response target, so the SLA breach is real.
+        forgotten = item.id == FORGOTTEN_ITEM and rng.random() < FORGOTTEN_SHARE
+        if forgotten:
+            priority = "CRITICAL"
         day = rng.randrange(options.weeks * 5)
         start = day * DAY + rng.uniform(0, DAY * 0.8)
         key = f"s{options.seed}-{n:04d}"
@@ -221,24 +231,39 @@ def plan(options: Options) -> list[Scenario]:
                     requester["id"],
                     agent,
                     org.manager_of(item.provider),
+                    hold=_first_response_seconds(item) + 15 if forgotten else 0.0,
                 ),
             )
         )
     return scenarios
 
 
+def _first_response_seconds(item: org.ItemPlan) -> float:
+    return float(item.targets["critical"]["first_response_minutes"] * 60)
+
+
 def _path(
-    rng: random.Random, t: float, effort: float, requester: str, agent: str, manager: str
+    rng: random.Random,
+    t: float,
+    effort: float,
+    requester: str,
+    agent: str,
+    manager: str,
+    *,
+    hold: float = 0.0,
 ) -> list[Step]:
-    """One request's plausible path; ratings follow how long it took."""
+    """One request's plausible path; ratings follow how long it took. With `hold`, the agent
+    forgets the request: nothing happens to it for that many real seconds."""
     steps = [Step("submit", requester, t)]
+    if hold:
+        effort *= 4  # and the requester notices
 
     def later(minutes: float) -> float:
         nonlocal t
         t += rng.expovariate(1 / (minutes * effort))
         return t
 
-    roll = rng.random()
+    roll = 1.0 if hold else rng.random()
     if roll < 0.03:
         return [*steps, Step("cancel", requester, later(30), "No longer needed")]
     if roll < 0.06:
@@ -247,7 +272,7 @@ def _path(
             Step("reject", agent, later(20), "Outside what we provide; see the catalog"),
         ]
     steps += [
-        Step("accept", agent, later(15)),
+        Step("accept", agent, later(15), hold=hold),
         Step("assign", manager, later(5)),
         Step("start", agent, later(20)),
     ]
@@ -467,6 +492,11 @@ class Simulator:
         async def advance(n: int) -> None:
             s = scenarios[n]
             step = s.steps[s.done]
+            if step.hold:
+                loop = asyncio.get_running_loop()
+                since = s.submitted_at if s.submitted_at is not None else loop.time()
+                await asyncio.sleep(max(0.0, since + step.hold - loop.time()))
+                self.summary.sent["left past a target"] += 1
             await self._step(s, step, feedback)
             s.done += 1
             journal.put(s.key, id=s.request_id, done=s.done)
@@ -538,6 +568,7 @@ class Simulator:
                     actor=s.requester,
                 )
                 s.request_id = result["id"]
+            s.submitted_at = asyncio.get_running_loop().time()
             self.summary.sent["submit"] += 1
             return
         assert s.request_id is not None
