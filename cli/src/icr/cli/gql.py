@@ -17,6 +17,7 @@ Json = dict[str, Any]
 
 NOT_IN_DIRECTORY = "not in the directory"
 DIRECTORY_WAITS = 120  # 30 s
+RETRIES = 5
 PROBLEMS = ("InvalidInput", "NotFound", "Forbidden", "Conflict")
 # Every mutation asks for the same problem fields.
 PROBLEM_FIELDS = """
@@ -29,6 +30,11 @@ PROBLEM_FIELDS = """
 
 class GraphQLError(Exception):
     """The gateway answered with errors (or not at all): nothing the caller expected."""
+
+
+class Unavailable(GraphQLError):
+    """A service or the gateway is down or past its deadline (503, SERVICE_UNAVAILABLE): the
+    call may be tried again; a write may still have landed."""
 
 
 class Problem(Exception):
@@ -70,9 +76,17 @@ class Gateway:
     async def query(self, document: str, variables: Json | None = None, *, actor: str) -> Json:
         # A person just written reaches the gateway's directory a moment later (it follows the
         # directory's events): wait for it a little instead of failing.
+        # A read that met an outage is tried again a few times (a write is the caller's call:
+        # it may have landed).
+        reads = 0
         for attempt in range(DIRECTORY_WAITS):
             try:
                 return await self._query(document, variables, actor=actor)
+            except Unavailable:
+                reads += 1
+                if document.lstrip().startswith("mutation") or reads > RETRIES:
+                    raise
+                await asyncio.sleep(0.5 * reads)
             except GraphQLError as exc:
                 if NOT_IN_DIRECTORY not in str(exc) or attempt == DIRECTORY_WAITS - 1:
                     raise
@@ -92,6 +106,8 @@ class Gateway:
                 raise GraphQLError(
                     f"the gateway at {self.target.gateway} cannot be reached: {exc!r}"
                 ) from exc
+        if response.status_code == 503:
+            raise Unavailable(f"HTTP 503: {response.text[:300]}")
         try:
             body = response.json()
         except ValueError as exc:
@@ -100,7 +116,8 @@ class Gateway:
             first = body["errors"][0]
             code = (first.get("extensions") or {}).get("code", "")
             operation = document.split("(")[0].split("{")[0].strip() or "query"
-            raise GraphQLError(
+            error = Unavailable if code == "SERVICE_UNAVAILABLE" else GraphQLError
+            raise error(
                 f"{code or 'error'}: {first.get('message')} ({operation} as {actor!r}"
                 f"{', at ' + '.'.join(map(str, first['path'])) if first.get('path') else ''})"
             )

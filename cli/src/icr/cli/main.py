@@ -263,6 +263,7 @@ def _summary_table(summary: Any, options: Any, planned: int) -> Table:
         ),
         ("recovery requests resolved by managers", str(sent["recovery resolved"]), ""),
         ("not invited to rate (cap, sampling)", str(summary.not_invited), ""),
+        ("steps tried again after a 503", str(sent["retried after a 503"]), ""),
         ("evaluation campaign opened", str(sent["campaign"]), ""),
         ("campaign answers (per department)", str(sent["evaluation"]), ""),
     ]

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from icr.cli import org
-from icr.cli.gql import PROBLEM_FIELDS, Gateway, Json, Problem
+from icr.cli.gql import PROBLEM_FIELDS, RETRIES, Gateway, Json, Problem, Unavailable
 
 PRIORITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 SUBMIT = f"""mutation Submit($input: SubmitRequestInput!) {{
@@ -307,6 +307,21 @@ class Summary:
     platform: dict[str, Any] = field(default_factory=dict)
     elapsed: float = 0.0
 
+    def counts(self) -> dict[str, Any]:
+        """What a journal keeps, so that a resumed run's summary covers the whole run."""
+        return {
+            "sent": dict(self.sent),
+            "refused": dict(self.refused),
+            "stars": {str(k): v for k, v in self.stars.items()},
+            "not_invited": self.not_invited,
+        }
+
+    def restore(self, counts: dict[str, Any]) -> None:
+        self.sent = Counter(counts.get("sent", {}))
+        self.refused = Counter(counts.get("refused", {}))
+        self.stars = Counter({int(k): v for k, v in counts.get("stars", {}).items()})
+        self.not_invited = counts.get("not_invited", 0)
+
 
 class Journal:
     """The run's progress, in a JSON file replaced atomically after every step."""
@@ -315,6 +330,7 @@ class Journal:
         self.path = path
         self.fingerprint = fingerprint
         self.state: dict[str, Any] = {"fingerprint": fingerprint, "requests": {}}
+        self.summary: Summary | None = None
         if path is not None and path.exists():
             loaded = json.loads(path.read_text())
             if loaded.get("fingerprint") != fingerprint:
@@ -330,6 +346,8 @@ class Journal:
 
     def put(self, key: str, **fields: Any) -> None:
         self.state["requests"].setdefault(key, {}).update(fields)
+        if self.summary is not None:
+            self.state["summary"] = self.summary.counts()
         self.save()
 
     def save(self) -> None:
@@ -479,7 +497,9 @@ class Simulator:
         self.journal = journal
         started = asyncio.get_running_loop().time()
         feedback = FeedbackPort(self.gateway)
-        for s in scenarios:  # resume
+        self.summary.restore(journal.state.get("summary", {}))  # resume
+        journal.summary = self.summary
+        for s in scenarios:
             saved = journal.get(s.key)
             s.request_id, s.done = saved.get("id"), saved.get("done", 0)
         queue = [(s.steps[s.done].at, n) for n, s in enumerate(scenarios) if s.done < len(s.steps)]
@@ -497,7 +517,18 @@ class Simulator:
                 since = s.submitted_at if s.submitted_at is not None else loop.time()
                 await asyncio.sleep(max(0.0, since + step.hold - loop.time()))
                 self.summary.sent["left past a target"] += 1
-            await self._step(s, step, feedback)
+            for attempt in range(RETRIES + 1):
+                try:
+                    await self._step(s, step, feedback)
+                    break
+                except Unavailable:
+                    # The step may have landed: trying it again is safe (a submission is
+                    # looked up by its title first, an action already taken is a Conflict
+                    # naming the status it led to, a given rating or answer a Conflict).
+                    if attempt == RETRIES:
+                        raise
+                    self.summary.sent["retried after a 503"] += 1
+                    await asyncio.sleep(1.0 + attempt)
             s.done += 1
             journal.put(s.key, id=s.request_id, done=s.done)
             self.on_step(step.action)
@@ -545,6 +576,8 @@ class Simulator:
                 if rng.random() < 0.7:
                     self.summary.sent["evaluation"] += await feedback.answer(cid, person, rng)
         await self.recover()
+        journal.state["summary"] = self.summary.counts()
+        journal.save()
         self.summary.elapsed = asyncio.get_running_loop().time() - started
         await self.observe(scenarios)
         return self.summary
