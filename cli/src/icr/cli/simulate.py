@@ -478,15 +478,14 @@ class Simulator:
             raise PlanError(
                 f"the catalog lacks {', '.join(missing)}: run `icr seed` (same --size) first"
             )
-        people = {s.requester for s in scenarios} | {s.agent for s in scenarios}
-        known = await self.gateway.query(
-            "query($ids: [ID!]!) { people(ids: $ids) { id } }",
-            {"ids": sorted(people)[:1000]},
-            actor=self.admin,
-        )
-        absent = [
-            p for p, got in zip(sorted(people)[:1000], known["people"], strict=True) if not got
-        ]
+        people = sorted({s.requester for s in scenarios} | {s.agent for s in scenarios})
+        absent = []
+        for start in range(0, len(people), 1000):  # people(ids:) takes up to 1,000
+            page = people[start : start + 1000]
+            known = await self.gateway.query(
+                "query($ids: [ID!]!) { people(ids: $ids) { id } }", {"ids": page}, actor=self.admin
+            )
+            absent += [p for p, got in zip(page, known["people"], strict=True) if not got]
         if absent:
             raise PlanError(
                 f"{len(absent)} planned people are not in the directory (e.g. {absent[0]}): run "
@@ -507,7 +506,6 @@ class Simulator:
         interval = 1.0 / self.options.rate
         next_slot = started
         running: set[asyncio.Task[None]] = set()
-        lock = asyncio.Lock()
 
         async def advance(n: int) -> None:
             s = scenarios[n]
@@ -533,8 +531,7 @@ class Simulator:
             journal.put(s.key, id=s.request_id, done=s.done)
             self.on_step(step.action)
             if s.done < len(s.steps):
-                async with lock:
-                    heapq.heappush(queue, (s.steps[s.done].at, n))
+                heapq.heappush(queue, (s.steps[s.done].at, n))
 
         try:
             while queue or running:
