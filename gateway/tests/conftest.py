@@ -4,6 +4,7 @@ call between the gateway and each service counted at the service's door."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from icr.feedback.main import build_app as build_feedback
 from icr.feedback.settings import FeedbackSettings
 from icr.gateway.main import build_app
 from icr.gateway.settings import GatewaySettings
+from icr.incentives.main import build_app as build_incentives
+from icr.incentives.settings import IncentivesSettings
 from icr.kit.testing import auth_settings_for_test, bearer, service_settings_for_test, wait_ready
 from icr.requests.main import build_app as build_requests
 from icr.requests.settings import RequestsSettings
@@ -77,6 +80,8 @@ class Stack:
     feedback: httpx.AsyncClient | None = None
     feedback_door: Counting | None = None
     admin: str = ADMIN
+    incentives: httpx.AsyncClient | None = None
+    incentives_door: Counting | None = None
 
     def gateway_settings(self, **overrides: Any) -> GatewaySettings:
         """Settings of a gateway in front of this requests service, on its Kafka topics."""
@@ -84,6 +89,7 @@ class Stack:
             **auth_settings_for_test(),
             requests_url="http://requests",
             feedback_url="http://feedback",
+            incentives_url="http://incentives",
             kafka_bootstrap_servers=self.settings.kafka_bootstrap_servers,
             kafka_topic_prefix=self.settings.kafka_topic_prefix,
             **overrides,
@@ -142,6 +148,15 @@ async def _seed(http: httpx.AsyncClient) -> None:
         assert response.status_code in (200, 201), response.text
 
 
+async def _known_to_incentives(http: httpx.AsyncClient) -> None:
+    """The incentives service learns the directory from the requests service's events: wait
+    until it knows everyone seeded (an unknown person is a 401 there)."""
+    async with asyncio.timeout(60):
+        for person in PEOPLE:
+            while (await http.get("/accounts/me", headers=as_(person))).status_code != 200:
+                await asyncio.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 async def stack() -> AsyncIterator[Stack]:
     settings = service_settings_for_test(RequestsSettings, bootstrap_admins=ADMIN)
@@ -153,24 +168,46 @@ async def stack() -> AsyncIterator[Stack]:
         timer_poll_seconds=0.1,
         score_publish_delay_seconds=0,
     )
+    incentives_settings = service_settings_for_test(
+        IncentivesSettings,
+        kafka_topic_prefix=settings.kafka_topic_prefix,
+        bootstrap_admins=ADMIN,
+        consumer_members=1,
+        timer_poll_seconds=0.2,
+        projection_grace_seconds=1.0,
+        redemption_grace_seconds=1.0,
+    )
     async with (
         LifespanManager(build_requests(settings)) as running,
         LifespanManager(build_feedback(feedback_settings)) as feedback_running,
+        LifespanManager(build_incentives(incentives_settings)) as incentives_running,
     ):
         inner = httpx.ASGITransport(app=running.app)
         feedback_inner = httpx.ASGITransport(app=feedback_running.app)
+        incentives_inner = httpx.ASGITransport(app=incentives_running.app)
         async with (
             httpx.AsyncClient(transport=inner, base_url="http://requests") as direct,
             httpx.AsyncClient(transport=feedback_inner, base_url="http://feedback") as feedback,
+            httpx.AsyncClient(
+                transport=incentives_inner, base_url="http://incentives"
+            ) as incentives,
         ):
             await wait_ready(direct)
             await wait_ready(feedback)
+            await wait_ready(incentives)
             await _seed(direct)
+            await _known_to_incentives(incentives)
             door, feedback_door = Counting(inner), Counting(feedback_inner)
+            incentives_door = Counting(incentives_inner)
             stack = Stack(None, direct, door, settings, feedback, feedback_door)  # type: ignore[arg-type]
+            stack.incentives, stack.incentives_door = incentives, incentives_door
             app = build_app(
                 stack.gateway_settings(),
-                transports={"requests": door, "feedback": feedback_door},
+                transports={
+                    "requests": door,
+                    "feedback": feedback_door,
+                    "incentives": incentives_door,
+                },
             )
             async with LifespanManager(app) as gateway_app:
                 transport = httpx.ASGITransport(app=gateway_app.app)

@@ -27,6 +27,7 @@ query Page($first: Int!, $requester: ID!) {
       catalogItem { name providerDepartment { name } }
       parent { id }
       rating { status stars rater { name department { name } } }
+      incentives { status settlement points awarded revoked entries { amount kind } }
     }
     pageInfo { hasNextPage endCursor }
   }
@@ -50,10 +51,21 @@ async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stac
             len((await stack.feedback.get(f"/ratings?{query}", headers=bearer("sam"))).json()) < 3
         ):
             await asyncio.sleep(0.1)
+        # ... and the incentives service to know every request of the page, the resolved ones
+        # as resolved.
+        tracked = "&".join(f"request_id={i}" for i in ids)
+        while True:
+            rows = (
+                await stack.incentives.get(f"/tracked-requests?{tracked}", headers=bearer("sam"))
+            ).json()
+            if len(rows) == 50 and sum(r["status"] == "resolved" for r in rows) == 3:
+                break
+            await asyncio.sleep(0.1)
 
     async def calls_for(first: int) -> Counter[str]:
         stack.door.calls.clear()
         stack.feedback_door.calls.clear()
+        stack.incentives_door.calls.clear()
         data = await stack.graphql(PAGE, {"first": first, "requester": requester}, actor=requester)
         nodes = data["requests"]["nodes"]
         assert len(nodes) == first
@@ -65,7 +77,21 @@ async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stac
             "stars": None,
             "rater": {"name": "Sam", "department": {"name": "SALES"}},
         }
-        return Counter(stack.door.paths() + stack.feedback_door.paths())
+        # Every request of the page is tracked by the incentives service (it learns them from
+        # the requests topic): wait for the newest, then each has its points, none null.
+        assert all(n["incentives"] is not None for n in nodes), nodes
+        assert nodes[0]["incentives"]["settlement"] in ("awaiting_rating", "settled")
+        assert nodes[-1]["incentives"] == {
+            "status": "submitted",
+            "settlement": "open",
+            "points": 0,
+            "awarded": 0,
+            "revoked": 0,
+            "entries": [],
+        }
+        return Counter(
+            stack.door.paths() + stack.feedback_door.paths() + stack.incentives_door.paths()
+        )
 
     page_of_50 = await calls_for(50)
     # One listing, one whole-list read each for departments and the catalog, and the people in
@@ -75,7 +101,8 @@ async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stac
     assert page_of_50["GET /catalog/items"] == 1
     assert page_of_50["GET /people"] <= 2
     assert page_of_50["GET /ratings"] == 1  # every rating of the page in one batch
-    assert sum(page_of_50.values()) <= 6, page_of_50
+    assert page_of_50["GET /tracked-requests"] == 1  # every request's points in one batch
+    assert sum(page_of_50.values()) <= 7, page_of_50
     assert await calls_for(5) == page_of_50  # the count does not grow with the page
 
 

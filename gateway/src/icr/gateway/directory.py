@@ -116,12 +116,7 @@ async def department(info: Info, department_id: str | None) -> Department | None
 
 @strawberry.type
 class DirectoryQuery:
-    @strawberry.field(description="The caller: profile and roles from the directory.")
-    async def me(self, info: Info) -> Person | None:
-        identity = info.context.identity
-        info.context.token()  # UNAUTHENTICATED without a valid token
-        assert identity is not None
-        return await person(info, identity.subject)
+    # `me` (profile, roles and points) is served by icr.gateway.incentives.
 
     @strawberry.field(description="Every department.")
     async def departments(self, info: Info) -> list[Department]:

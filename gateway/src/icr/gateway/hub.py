@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from icr.contracts import Envelope
-from icr.contracts.topics import REQUESTS
+from icr.contracts.topics import LEADERBOARD, LEDGER, REQUESTS
 from icr.kit.kafka import decode
 from icr.kit.settings import ServiceSettings
 
@@ -117,7 +117,10 @@ class Hub:
                 isolation_level="read_committed",
                 metadata_max_age_ms=5_000,  # see a topic created after the start soon
             )
-            consumer.subscribe([self.settings.topic_name(REQUESTS.name)])
+            # Requests for the request feeds; the ledger and the leaderboard for the points
+            # feeds (icr.gateway.incentives_live).
+            topics = (REQUESTS, LEDGER, LEADERBOARD)
+            consumer.subscribe([self.settings.topic_name(t.name) for t in topics])
             await consumer.start()
             try:
                 await self._positioned(consumer)

@@ -81,7 +81,8 @@ async def _feed(
         )
     context.token()  # UNAUTHENTICATED before anything is subscribed
     hub = _hub(info)
-    subscriber = await hub.subscribe(wants)
+    # The hub also carries the incentives topics: only requests events concern these feeds.
+    subscriber = await hub.subscribe(lambda e: e.type.startswith("requests.") and wants(e))
     context.subscriptions += 1
     try:
         while True:

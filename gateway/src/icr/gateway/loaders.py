@@ -70,6 +70,16 @@ def _whole_list(
     return DataLoader(load_fn=load)
 
 
+def _paths(client: ServiceClient, token: Token) -> DataLoader[str, Any]:
+    """Reads by path, each once per query (the caller's account, read by `balance` and by
+    `account` in the same query, is one call)."""
+
+    async def load(paths: list[str]) -> list[Any]:
+        return list(await asyncio.gather(*(client.call("GET", p, token=token()) for p in paths)))
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     def __init__(self, clients: Clients, token: Token) -> None:
         limit = clients.settings.requests_batch_limit
@@ -85,5 +95,8 @@ class Loaders:
             clients.settings.feedback_batch_limit,
         )
         self.tracked = _by_key(
-            _batch(clients.incentives, "/tracked-requests", "request_id", token), "request_id"
+            _batch(clients.incentives, "/tracked-requests", "request_id", token),
+            "request_id",
+            clients.settings.incentives_batch_limit,
         )
+        self.incentives = _paths(clients.incentives, token)

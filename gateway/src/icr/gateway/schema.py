@@ -21,6 +21,8 @@ from icr.gateway.campaigns import CampaignsMutation, CampaignsQuery
 from icr.gateway.catalog import CatalogMutation, CatalogQuery
 from icr.gateway.directory import DirectoryMutation, DirectoryQuery
 from icr.gateway.feedback import FeedbackMutation, FeedbackQuery
+from icr.gateway.incentives import IncentivesMutation, IncentivesQuery
+from icr.gateway.incentives_live import IncentivesSubscription
 from icr.gateway.limits import Limits, rules
 from icr.gateway.live import LiveSubscription
 from icr.gateway.requests import RequestsQuery
@@ -28,13 +30,28 @@ from icr.gateway.scores import ScoresQuery
 
 Query = merge_types(
     "Query",
-    (DirectoryQuery, CatalogQuery, RequestsQuery, FeedbackQuery, ScoresQuery, CampaignsQuery),
+    (
+        DirectoryQuery,
+        CatalogQuery,
+        RequestsQuery,
+        FeedbackQuery,
+        ScoresQuery,
+        CampaignsQuery,
+        IncentivesQuery,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (DirectoryMutation, CatalogMutation, RequestsMutation, FeedbackMutation, CampaignsMutation),
+    (
+        DirectoryMutation,
+        CatalogMutation,
+        RequestsMutation,
+        FeedbackMutation,
+        CampaignsMutation,
+        IncentivesMutation,
+    ),
 )
-Subscription = merge_types("Subscription", (LiveSubscription,))
+Subscription = merge_types("Subscription", (LiveSubscription, IncentivesSubscription))
 
 # Parsed and validated documents are kept by their text: a client's handful of distinct
 # queries is parsed and validated once, not on every request (validation was two thirds of

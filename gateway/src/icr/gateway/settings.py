@@ -45,6 +45,11 @@ class GatewaySettings(ServiceSettings):
     max_subscriptions_per_connection: int = Field(
         default=10, ge=1, description="Subscriptions one websocket may hold at once."
     )
+    incentives_batch_limit: int = Field(
+        default=200,
+        ge=1,
+        description="Ids per call to the incentives service's /tracked-requests (its MAX_IDS).",
+    )
     requests_batch_limit: int = Field(
         default=200, ge=1, description="Ids per call to the requests service's /requests/batch."
     )

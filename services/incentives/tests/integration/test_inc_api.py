@@ -208,6 +208,20 @@ async def test_tracked_requests_feed_the_gateway_with_points(service, flow, unti
     assert (by_id[f.request_id]["points"], by_id[f.request_id]["status"]) == (14, "resolved")
     assert (by_id[g.request_id]["points"], by_id[g.request_id]["status"]) == (0, "submitted")
 
+    async def entries(person: str) -> set[tuple[str, int]]:
+        found = await service.http.get(
+            f"/tracked-requests?request_id={f.request_id}", headers=bearer(person)
+        )
+        return {(e["account"], e["amount"]) for e in found.json()[0]["entries"]}
+
+    # The entries behind the points as each account's history shows them: the requester her
+    # own point for rating, the provider's manager the agent's award and the department's
+    # share, an admin all three; the net points above stay visible to anyone.
+    assert await entries("ana") == {("ana", 1)}
+    assert await entries("ivy") == {("bo", 10), ("dept:it", 3)}
+    assert await entries("root") == {("ana", 1), ("bo", 10), ("dept:it", 3)}
+    assert await entries("cy") == set()
+
 
 async def test_the_ledger_audit_finds_a_balance_that_drifted_from_the_ledger(  # type: ignore[no-untyped-def]
     service, flow, until

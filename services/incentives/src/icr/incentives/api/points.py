@@ -142,5 +142,5 @@ async def tracked_requests(
     request_id: Annotated[list[str], Query(min_length=1, max_length=MAX_IDS)],
 ) -> list[TrackedRequestOut]:
     """Batch read for the gateway: per request, its status here and the points it earned."""
-    found = await reads.points_for_requests(request_id, deps=deps)
+    found = await reads.points_for_requests(request_id, member=member, deps=deps)
     return [TrackedRequestOut.of(p) for p in found]

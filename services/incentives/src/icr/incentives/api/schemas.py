@@ -291,6 +291,9 @@ class TrackedRequestOut(BaseModel):
     points: int
     awarded: int
     revoked: int
+    entries: list[EntryOut] = Field(
+        default_factory=list, description="The entries behind the points the caller may see."
+    )
 
     @classmethod
     def of(cls, p: RequestPoints) -> TrackedRequestOut:
@@ -302,6 +305,7 @@ class TrackedRequestOut(BaseModel):
             points=p.net,
             awarded=p.awarded,
             revoked=p.revoked,
+            entries=[EntryOut.of(e) for e in p.entries],
         )
 
 

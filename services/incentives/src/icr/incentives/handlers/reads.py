@@ -103,6 +103,8 @@ class RequestPoints:
     facts: RequestFacts
     awarded: int
     revoked: int
+    entries: tuple[Entry, ...] = ()
+    """The request's entries the caller may see (see `may_see_entry`), oldest first."""
 
     @property
     def net(self) -> int:
@@ -118,13 +120,33 @@ class RequestPoints:
         return "open"
 
 
-async def points_for_requests(request_ids: Sequence[str], *, deps: Deps) -> list[RequestPoints]:
-    """Per request: the points its resolution and rating earned, net of revocations."""
+def may_see_entry(entry: Entry, member: Member) -> bool:
+    """An entry as its account's history shows it: to the account's person, a manager of the
+    department it was earned in (a department's share included), or an admin. The entry's own
+    department is used (no directory read per entry): the one the person was in when earning."""
+    return (
+        member.is_admin or entry.account == member.person_id or member.manages(entry.department_id)
+    )
+
+
+async def points_for_requests(
+    request_ids: Sequence[str], *, member: Member, deps: Deps
+) -> list[RequestPoints]:
+    """Per request: the points its resolution and rating earned, net of revocations (anyone),
+    and the entries behind them that the caller may see."""
     facts = await deps.facts.by_ids(request_ids)
     sums: dict[tuple[str | None, Kind], int] = defaultdict(int)
+    shown: dict[str | None, list[Entry]] = defaultdict(list)
     for entry in await deps.ledger.for_requests([f.request_id for f in facts]):
         sums[(entry.request_id, entry.kind)] += entry.amount
+        if may_see_entry(entry, member):
+            shown[entry.request_id].append(entry)
     return [
-        RequestPoints(f, sums[(f.request_id, Kind.AWARD)], sums[(f.request_id, Kind.REVOKE)])
+        RequestPoints(
+            f,
+            sums[(f.request_id, Kind.AWARD)],
+            sums[(f.request_id, Kind.REVOKE)],
+            tuple(sorted(shown[f.request_id], key=lambda e: (e.at, e.id))),
+        )
         for f in facts
     ]
