@@ -18,7 +18,11 @@ Json = dict[str, Any]
 NOT_IN_DIRECTORY = "not in the directory"
 DIRECTORY_WAITS = 120  # 30 s
 RETRIES = 5
-PROBLEMS = ("InvalidInput", "NotFound", "Forbidden", "Conflict")
+PROBLEMS = (
+    "InvalidInput", "NotFound", "Forbidden", "Conflict",
+    # the incentives mutations' own refusals
+    "AllowanceExceeded", "RecipientCapReached", "InsufficientBalance", "OutOfStock",
+)  # fmt: skip
 # Every mutation asks for the same problem fields.
 PROBLEM_FIELDS = """
     ... on InvalidInput { message fields { field message } }

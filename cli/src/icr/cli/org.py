@@ -530,3 +530,125 @@ CATALOG = [
     ),
 ]
 PROVIDERS = sorted({i.provider for i in CATALOG})
+
+
+# Incentives: the points policy, the company's values (recognition tags) and the reward catalog.
+VALUES = ["customer_first", "teamwork", "integrity", "ownership", "innovation"]
+POLICY: Json = {
+    "rules": [
+        {
+            "id": "agent-sla-rated",
+            "on": "RESOLUTION",
+            "pays": "ASSIGNEE",
+            "points": 10,
+            "when": {"slaMet": True, "minStars": 4},
+        },
+        {
+            "id": "agent-sla",
+            "on": "RESOLUTION",
+            "pays": "ASSIGNEE",
+            "points": 3,
+            "when": {"slaMet": True},
+        },
+        {
+            "id": "team-share",
+            "on": "RESOLUTION",
+            "pays": "PROVIDER_DEPARTMENT",
+            "points": 3,
+            "when": {"slaMet": True, "minStars": 4},
+        },
+        {"id": "rater-feedback", "on": "RATING_GIVEN", "pays": "RATER", "points": 1},
+    ],
+    "recognition": {
+        "allowanceByRole": [
+            {"role": "EMPLOYEE", "points": 100},
+            {"role": "AGENT", "points": 100},
+            {"role": "MANAGER", "points": 200},
+            {"role": "ADMIN", "points": 100},
+        ],
+        "minMessageLength": 20,
+        "values": VALUES,
+        "perRecipientCapPerMonth": 200,
+    },
+    "pairCapPerMonth": 500,
+    "notes": "Demo organisation: SLA met and rated 4+ pays the agent and the team; every rating "
+    "pays its rater a point.",
+}
+
+
+@dataclass(frozen=True)
+class RewardPlan:
+    id: str
+    en: str
+    zh: str
+    desc_en: str
+    desc_zh: str
+    cost: int
+    stock: int
+
+    def input(self) -> Json:
+        return {
+            "id": self.id,
+            "names": {"en": self.en, "zh-CN": self.zh},
+            "descriptions": {"en": self.desc_en, "zh-CN": self.desc_zh},
+            "cost": self.cost,
+            "stock": self.stock,
+        }
+
+
+REWARDS = [
+    RewardPlan(
+        "mug",
+        "ICR mug",
+        "ICR 马克杯",
+        "A ceramic mug with the ICR logo.",
+        "印有 ICR 标志的陶瓷马克杯。",
+        20,
+        200,
+    ),
+    RewardPlan(
+        "coffee",
+        "Coffee voucher",
+        "咖啡券",
+        "Ten coffees at the canteen.",
+        "食堂咖啡十杯。",
+        40,
+        500,
+    ),
+    RewardPlan(
+        "book",
+        "Book of your choice",
+        "自选图书",
+        "Any book up to 150 CNY.",
+        "任选一本 150 元以内的图书。",
+        80,
+        100,
+    ),
+    RewardPlan(
+        "charity",
+        "Charity donation",
+        "公益捐赠",
+        "100 CNY to a charity you choose.",
+        "以您的名义向公益机构捐赠 100 元。",
+        100,
+        1000,
+    ),
+    RewardPlan(
+        "headphones",
+        "Noise-cancelling headphones",
+        "降噪耳机",
+        "For focused work in an open office.",
+        "开放式办公室专注工作之选。",
+        300,
+        20,
+    ),
+    RewardPlan(
+        "day-off",
+        "An extra day off",
+        "额外带薪假一天",
+        "One paid day off, agreed with your manager.",
+        "与经理商定的一天带薪假。",
+        500,
+        50,
+    ),
+]

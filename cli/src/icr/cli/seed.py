@@ -3,8 +3,8 @@
 Each step reads what the platform has, compares it with the plan and writes only what differs,
 so a second run writes nothing and an interrupted run continues where it stopped. The order
 follows what the directory requires: departments (without managers: a manager must be a known
-person), people, then the departments again with their managers, then the catalog. Steps are a
-list, so further domains (the incentives policy, values and rewards) add their own."""
+person), people, then the departments again with their managers, then the catalog, then the
+incentives: the points policy with the company's values, and the reward catalog."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from icr.cli import org
@@ -73,6 +74,8 @@ class Seeder:
             ("people", len(people), lambda: self.people(people)),
             ("managers", len(org.DEPARTMENTS), lambda: self.departments(managers=True)),
             ("catalog", len(org.CATALOG), self.catalog),
+            ("points policy", 1, self.policy),
+            ("rewards", len(org.REWARDS), self.rewards),
             ("followers", 1, lambda: self.followed(people[-1]["id"])),
         ]
 
@@ -135,6 +138,50 @@ class Seeder:
         await self.gateway.query(FOLLOWED, actor=person)
         self.progress("followers", 1)
 
+    async def policy(self) -> None:
+        """The points policy and the company's values; published as a new version only when the
+        newest version differs from the plan."""
+        versions = (await self.gateway.query(POLICY_VERSIONS, actor=self.admin))[
+            "pointsPolicyVersions"
+        ]
+        newest = versions[0] if versions else None
+        if newest is not None and newest["version"] > 0 and _same_policy(newest, org.POLICY):
+            self.report.add("points policy", "unchanged")
+        else:
+            effective = (datetime.now(UTC) + POLICY_LEAD).isoformat()
+            await self.gateway.mutate(
+                "publishPolicy",
+                PUBLISH_POLICY,
+                {"input": {**org.POLICY, "effectiveFrom": effective}},
+                actor=self.admin,
+            )
+            self.report.add("points policy", "created" if not newest or not newest["version"]
+                            else "updated")  # fmt: skip
+        self.progress("points policy", 1)
+
+    async def rewards(self) -> None:
+        """The reward catalog; an existing reward keeps its stock (redemptions use it up)."""
+        have = {
+            r["id"]: r for r in (await self.gateway.query(REWARDS, actor=self.admin))["rewards"]
+        }
+        for plan in org.REWARDS:
+            wanted = plan.input()
+            known = have.get(plan.id)
+            if known is not None:
+                wanted["stock"] = known["stock"]
+                if (
+                    all(known[k] == wanted[k] for k in ("names", "descriptions", "cost"))
+                    and known["active"]
+                ):
+                    self.report.add("reward", "unchanged")
+                    self.progress("rewards", 1)
+                    continue
+            await self.gateway.mutate(
+                "upsertReward", UPSERT_REWARD, {"input": wanted}, actor=self.admin
+            )
+            self.report.add("reward", "created" if known is None else "updated")
+            self.progress("rewards", 1)
+
     async def catalog(self) -> None:
         before = {
             i["id"]: i["version"]
@@ -155,6 +202,49 @@ class Seeder:
 
 
 FOLLOWED = "{ me { id } myRatingInvitations { requestId } }"
+
+
+POLICY_VERSIONS = """{ pointsPolicyVersions {
+  version rules { id on pays points when { slaMet firstResponseMet minStars } }
+  recognition { allowanceByRole { role points } minMessageLength values perRecipientCapPerMonth }
+  pairCapPerMonth notes } }"""
+PUBLISH_POLICY = f"""mutation Policy($input: PolicyInput!) {{
+  publishPolicy(input: $input) {{
+    __typename ... on PointsPolicy {{ version }}
+    ... on InvalidInput {{ message fields {{ field message }} }}
+    ... on Forbidden {{ message }} ... on Conflict {{ message }}
+  }}
+}}"""
+REWARDS = "{ rewards { id names descriptions cost stock active } }"
+UPSERT_REWARD = f"""mutation Reward($input: RewardInput!) {{
+  upsertReward(input: $input) {{ __typename ... on Reward {{ id }} {PROBLEM_FIELDS} }}
+}}"""
+# A policy applies from its effective time, which may not be in the past: a few seconds ahead.
+POLICY_LEAD = timedelta(seconds=5)
+
+
+def _same_policy(have: Json, wanted: Json) -> bool:
+    def rules(rs: list[Json]) -> list[Json]:
+        return sorted(
+            (
+                {
+                    "id": r["id"], "on": r["on"], "pays": r["pays"], "points": r["points"],
+                    "when": {k: v for k, v in (r.get("when") or {}).items() if v is not None},
+                }
+                for r in rs
+            ),
+            key=lambda r: str(r["id"]),
+        )  # fmt: skip
+
+    def terms(t: Json) -> Json:
+        return {**t, "allowanceByRole": sorted(t["allowanceByRole"], key=lambda a: a["role"])}
+
+    return bool(
+        rules(have["rules"]) == rules(wanted["rules"])
+        and terms(have["recognition"]) == terms(wanted["recognition"])
+        and have.get("pairCapPerMonth") == wanted.get("pairCapPerMonth")
+        and have.get("notes", "") == wanted.get("notes", "")
+    )
 
 
 def _same_department(have: Json, wanted: Json) -> bool:
