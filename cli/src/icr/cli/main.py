@@ -263,6 +263,23 @@ def _summary_table(summary: Any, options: Any, planned: int) -> Table:
         ),
         ("recovery requests resolved by managers", str(sent["recovery resolved"]), ""),
         ("not invited to rate (cap, sampling)", str(summary.not_invited), ""),
+        ("recognitions given (points)", f"{sent['recognise']} ({sent['recognition points']})", ""),
+        (
+            "recognitions over the allowance or cap",
+            str(sent["recognition over allowance or cap"]),
+            "",
+        ),
+        ("rewards redeemed", str(sent["redeem"]), str(sum(p.get("redemptions", {}).values()))),
+        (
+            "redemptions fulfilled",
+            str(sent["fulfil"]),
+            str(p.get("redemptions", {}).get("FULFILLED", 0)),
+        ),
+        (
+            "redemptions cancelled (refunded)",
+            str(sent["cancel redemption"]),
+            str(p.get("redemptions", {}).get("CANCELLED", 0)),
+        ),
         ("steps tried again after a 503", str(sent["retried after a 503"]), ""),
         ("evaluation campaign opened", str(sent["campaign"]), ""),
         ("campaign answers (per department)", str(sent["evaluation"]), ""),

@@ -208,13 +208,13 @@ POLICY_VERSIONS = """{ pointsPolicyVersions {
   version rules { id on pays points when { slaMet firstResponseMet minStars } }
   recognition { allowanceByRole { role points } minMessageLength values perRecipientCapPerMonth }
   pairCapPerMonth notes } }"""
-PUBLISH_POLICY = f"""mutation Policy($input: PolicyInput!) {{
-  publishPolicy(input: $input) {{
-    __typename ... on PointsPolicy {{ version }}
-    ... on InvalidInput {{ message fields {{ field message }} }}
-    ... on Forbidden {{ message }} ... on Conflict {{ message }}
-  }}
-}}"""
+PUBLISH_POLICY = """mutation Policy($input: PolicyInput!) {
+  publishPolicy(input: $input) {
+    __typename ... on PointsPolicy { version }
+    ... on InvalidInput { message fields { field message } }
+    ... on Forbidden { message } ... on Conflict { message }
+  }
+}"""
 REWARDS = "{ rewards { id names descriptions cost stock active } }"
 UPSERT_REWARD = f"""mutation Reward($input: RewardInput!) {{
   upsertReward(input: $input) {{ __typename ... on Reward {{ id }} {PROBLEM_FIELDS} }}

@@ -113,6 +113,9 @@ class Step:
     text: str = ""
     stars: int = 0
     hold: float = 0.0  # real seconds after the submission before this step may be sent
+    to: str = ""  # a recognition's recipient
+    points: int = 0  # a recognition's points
+    value: str = ""  # a recognition's value tag
 
 
 @dataclass
@@ -295,7 +298,27 @@ def _path(
         steps.append(Step("rate", requester, later(30), stars=stars))
     if rng.random() < 0.7:
         steps.append(Step("close", requester, later(30)))
+    if stars >= 4 and rng.random() < 0.3:  # a thank-you with points from the monthly allowance
+        value = rng.choice(org.VALUES)
+        steps.append(
+            Step("recognise", requester, later(20), text=rng.choice(THANKS[value]), to=agent,
+                 points=rng.choice([10, 20, 30]), value=value)
+        )  # fmt: skip
     return steps
+
+
+THANKS = {
+    "customer_first": ["You treated my request as if it were a customer's, thank you!",
+                       "Quick, friendly and exactly what I needed."],
+    "teamwork": ["Thank you for pulling in the right people so quickly.",
+                 "Great help across departments, much appreciated."],
+    "integrity": ["Thanks for telling me straight what was possible and when.",
+                  "Clear and honest about the timeline, thank you."],
+    "ownership": ["You followed it through to the end without me chasing, thanks!",
+                  "Took it on and saw it done, thank you."],
+    "innovation": ["Clever fix, it saves me time every week now.",
+                   "Thanks for finding a smarter way to do this."],
+}  # fmt: skip
 
 
 @dataclass
@@ -365,6 +388,31 @@ RATE = f"""mutation Rate($id: ID!, $input: RatingInput!) {{
   }}
 }}"""
 RATING = "query($id: ID!) { request(id: $id) { rating { status } } }"
+RECOGNISE = f"""mutation Thank($input: RecognitionInput!) {{
+  giveRecognition(input: $input) {{
+    __typename ... on Recognition {{ points }} {PROBLEM_FIELDS}
+    ... on AllowanceExceeded {{ message }} ... on RecipientCapReached {{ message }}
+  }}
+}}"""
+REDEMPTION_PROBLEMS = f"{PROBLEM_FIELDS} ... on InsufficientBalance {{ message }} " + (
+    "... on OutOfStock { message }"
+)
+REDEEM = f"""mutation Redeem($reward: ID!) {{
+  redeemReward(rewardId: $reward) {{
+    __typename ... on Redemption {{ id state }} {REDEMPTION_PROBLEMS}
+  }}
+}}"""
+FULFIL = f"""mutation Fulfil($id: ID!) {{
+  fulfilRedemption(id: $id) {{ __typename ... on Redemption {{ id state }} {REDEMPTION_PROBLEMS} }}
+}}"""
+CANCEL = f"""mutation Cancel($id: ID!, $reason: String!) {{
+  cancelRedemption(id: $id, reason: $reason) {{
+    __typename ... on Redemption {{ id state }} {REDEMPTION_PROBLEMS}
+  }}
+}}"""
+AVAILABLE = "query($id: ID!) { pointsAccount(personId: $id) { available } }"
+REWARD_STOCK = "{ rewards { id cost stock active } }"
+REDEMPTIONS = "{ redemptions(first: 100) { id state } }"  # the newest: this run's
 OPEN_CAMPAIGN = f"""mutation Open($input: CampaignInput!) {{
   openCampaign(input: $input) {{ __typename ... on Campaign {{ id }} {PROBLEM_FIELDS} }}
 }}"""
@@ -573,6 +621,7 @@ class Simulator:
                 if rng.random() < 0.7:
                     self.summary.sent["evaluation"] += await feedback.answer(cid, person, rng)
         await self.recover()
+        await self.redeem(scenarios)
         journal.state["summary"] = self.summary.counts()
         journal.save()
         self.summary.elapsed = asyncio.get_running_loop().time() - started
@@ -609,6 +658,21 @@ class Simulator:
             else:
                 self.summary.sent["rate"] += 1
                 self.summary.stars[step.stars] += 1
+            return
+        if step.action == "recognise":
+            try:
+                await self.gateway.mutate(
+                    "giveRecognition", RECOGNISE,
+                    {"input": {"recipientId": step.to, "points": step.points, "value": step.value,
+                               "message": step.text}},
+                    actor=step.actor,
+                )  # fmt: skip
+                self.summary.sent["recognise"] += 1
+                self.summary.sent["recognition points"] += step.points
+            except Problem as exc:
+                if exc.typename not in ("AllowanceExceeded", "RecipientCapReached"):
+                    raise
+                self.summary.sent["recognition over allowance or cap"] += 1
             return
         variables: Json = {"id": s.request_id}
         if step.action == "assign":
@@ -661,6 +725,73 @@ class Simulator:
                 else:
                     self.summary.sent["recovery resolved"] += 1
 
+    async def redeem(self, scenarios: list[Scenario]) -> None:
+        """People with points spend some: each of the recognised agents, with a chance, redeems
+        the dearest reward they can afford; an administrator fulfils most redemptions and
+        cancels a few (out of stock at the supplier), which refunds them."""
+        rng = random.Random(f"redeem-{self.options.seed}")
+        people = sorted({st.to for s in scenarios for st in s.steps if st.action == "recognise"})
+        decisions = {p: (rng.random() < 0.6, rng.random() < 0.85) for p in people}
+        rewards = (await self.gateway.query(REWARD_STOCK, actor=self.admin))["rewards"]
+        for person in people:
+            wants, fulfil = decisions[person]
+            key = f"redeem-{self.journal.fingerprint}-{person}"
+            entry = self.journal.get(key)
+            if not wants or entry.get("decided"):
+                continue
+            redemption = entry.get("id")
+            if redemption is None:
+                found = await self.gateway.query(AVAILABLE, {"id": person}, actor=self.admin)
+                available = found["pointsAccount"]["available"]
+                affordable = [r for r in rewards if r["active"] and 0 < r["cost"] <= available
+                              and r["stock"] > 0]  # fmt: skip
+                if not affordable:
+                    self.journal.put(key, decided="nothing affordable")
+                    continue
+                reward = max(affordable, key=lambda r: (r["cost"], r["id"]))
+                try:
+                    result = await self.gateway.mutate(
+                        "redeemReward", REDEEM, {"reward": reward["id"]}, actor=person
+                    )
+                except Problem as exc:  # spent meanwhile, or the last unit went
+                    if exc.typename not in ("InsufficientBalance", "OutOfStock"):
+                        raise
+                    self.journal.put(key, decided=exc.typename)
+                    continue
+                redemption = result["id"]
+                reward["stock"] -= 1
+                self.journal.put(key, id=redemption)
+                self.summary.sent["redeem"] += 1
+            await self._decide(key, redemption, fulfil)
+
+    async def _decide(self, key: str, redemption: str, fulfil: bool) -> None:
+        """Fulfils or cancels a redemption once the service has reserved its points."""
+        for _ in range(40):
+            try:
+                if fulfil:
+                    await self.gateway.mutate(
+                        "fulfilRedemption", FULFIL, {"id": redemption}, actor=self.admin
+                    )
+                else:
+                    await self.gateway.mutate(
+                        "cancelRedemption", CANCEL,
+                        {"id": redemption, "reason": "Out of stock at the supplier, sorry"},
+                        actor=self.admin,
+                    )  # fmt: skip
+                break
+            except Problem as exc:
+                if exc.typename != "Conflict":
+                    raise
+                state = exc.body.get("currentStatus") or ""
+                if state in ("FULFILLED", "CANCELLED", "fulfilled", "cancelled"):
+                    break  # decided before an interruption
+                await asyncio.sleep(0.25)  # still being reserved
+        else:
+            self.summary.refused["redemption never reserved"] += 1
+            return
+        self.summary.sent["fulfil" if fulfil else "cancel redemption"] += 1
+        self.journal.put(key, decided="fulfilled" if fulfil else "cancelled")
+
     async def observe(self, scenarios: list[Scenario]) -> None:
         """What the services report about the run's requests (the summary's right column)."""
         ids = [s.request_id for s in scenarios if s.request_id]
@@ -680,7 +811,17 @@ class Simulator:
                 rating = r.get("rating") or {}
                 if rating.get("status") == "RATED":
                     rated[rating["stars"]] += 1
+        mine = {
+            entry["id"]
+            for key, entry in self.journal.state["requests"].items()
+            if key.startswith("redeem-") and entry.get("id")
+        }
+        redemptions: Counter[str] = Counter()
+        if mine:
+            found = await self.gateway.query(REDEMPTIONS, actor=self.admin)
+            redemptions.update(r["state"] for r in found["redemptions"] if r["id"] in mine)
         self.summary.platform = {
+            "redemptions": dict(redemptions),
             "requests": len(ids),
             "statuses": dict(statuses),
             "breached": breached,
