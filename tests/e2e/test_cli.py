@@ -25,6 +25,9 @@ SNAPSHOT = """query($ids: [ID!]!) {
   people(ids: $ids) { id name roles locale active department { id } }
   catalog { id version names descriptions owningTeam defaultPriority
             targets { priority firstResponseMinutes resolutionMinutes } fields { name type } }
+  pointsPolicyVersions { version }
+  pointsPolicy { version rules { id points } recognition { values } }
+  rewards { id names cost stock active }
 }"""
 MATRIX = """query($key: String!) {
   departmentMatrix(period: {kind: MONTH, key: $key}) { cells { submitted resolved ratings } }
@@ -48,6 +51,8 @@ def test_a_second_seed_changes_nothing(demo: Demo) -> None:
     assert len(before["departments"]) == len(org.DEPARTMENTS)
     assert all(p is not None for p in before["people"])
     assert {i["id"] for i in before["catalog"]} == {i.id for i in org.CATALOG}
+    assert {r["id"] for r in before["rewards"]} == {r.id for r in org.REWARDS}
+    assert set(before["pointsPolicy"]["recognition"]["values"]) == set(org.VALUES)
     result = demo.icr("seed")
     assert "0 write(s)" in result.stdout, result.stdout
     assert snapshot(demo) == before
@@ -100,6 +105,12 @@ def test_a_short_simulation_matches_what_the_services_report(demo: Demo, tmp_pat
     assert sent["left past a target"] > 0
     assert platform["breached"] == sent["left past a target"]
     assert not summary["refused"], summary["refused"]
+    # Incentives: recognition given, rewards redeemed and decided as the service reports.
+    assert sent["recognise"] > 0
+    redemptions = platform["redemptions"]
+    assert sum(redemptions.values()) == sent["redeem"] > 0
+    assert redemptions.get("FULFILLED", 0) == sent.get("fulfil", 0)
+    assert redemptions.get("CANCELLED", 0) == sent.get("cancel redemption", 0)
     # Resolutions: as sent, as the requests' timelines record them, and in the matrix.
     found = demo.platform.graphql(HISTORY, {"ids": ids}, actor="admin")["requestsByIds"]
     resolves = sum(1 for r in found for h in r["history"] if h["action"] == "resolve")
