@@ -166,8 +166,8 @@ def simulate(
     gateway: GatewayOpt = None,
     admin: AdminOpt = "admin",
 ) -> None:
-    """Drive weeks of plausible activity through the API (see `icr.cli.simulate` for how the
-    clock works); an interrupted run continues when started again with the same options."""
+    """Drive weeks of plausible activity through the GraphQL API (the clock: docs/cli.md); an
+    interrupted run continues when started again with the same options."""
     from icr.cli import simulate as sim
 
     options = sim.Options(weeks=weeks, rate=rate, seed=seed, size=size, campaign=campaign)
