@@ -4,6 +4,7 @@ simulation whose summary matches what the services report, and refusals before a
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -59,28 +60,38 @@ def test_a_second_seed_changes_nothing(demo: Demo) -> None:
 
 
 def test_an_interrupted_seed_continues_without_duplicates(demo: Demo) -> None:
-    size = 420  # grows the organisation: only the new people are written
+    size = 1000  # grows the organisation by 700 people: seconds of writes to interrupt
+    new = [p["id"] for p in org.people(size)[len(org.people(300)) :]]
+    new = sorted(set(new) - {p["id"] for p in org.people(300)})
     proc = subprocess.Popen(
         [sys.executable, "-m", "icr.cli.main", "seed", "--size", str(size)],
-        env=demo.env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(2.5)  # past the start-up, into the people
+        env=demo.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    query = "query($ids: [ID!]!) { people(ids: $ids) { id } }"
+    deadline = time.monotonic() + 60
+    while True:  # interrupt once some of the new people are written, well before the end
+        written = [
+            p for p in demo.platform.graphql(query, {"ids": new}, actor="admin")["people"] if p
+        ]
+        if len(written) >= 20 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the seed finished before it could be interrupted")
     assert proc.returncode == 130, err
     assert "run the same command again" in err
+    before = len(
+        [p for p in demo.platform.graphql(query, {"ids": new}, actor="admin")["people"] if p]
+    )
+    assert 20 <= before < len(new)
     result = demo.icr("seed", "--size", str(size))
-    assert "0 write(s)" not in result.stdout or "person" in result.stdout
+    created = int(re.search(r"person\s*│\s*(\d+)", result.stdout).group(1))  # type: ignore[union-attr]
+    assert created == len(new) - before  # only what the first run had not written
     again = demo.icr("seed", "--size", str(size))
     assert "0 write(s)" in again.stdout, again.stdout
     people = snapshot(demo, size)["people"]
-    assert len({p["id"] for p in people if p}) == size
+    assert all(people)
+    assert len({p["id"] for p in people}) == size
 
 
 def test_a_short_simulation_matches_what_the_services_report(demo: Demo, tmp_path: Path) -> None:
