@@ -10,10 +10,19 @@ COPY gateway gateway
 COPY cli cli
 RUN uv sync --frozen --no-dev --no-editable
 
+# GraphiQL's files (React, GraphiQL) from the npm registry with npm's client, checked against
+# the integrity hashes of strawberry's page: the gateway serves them, no CDN at run time.
+# The image's default ENVIRONMENT=production serves no IDE; ENVIRONMENT=development does.
+FROM python:3.11-slim AS ide
+RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/.venv /src/.venv
+RUN --mount=type=cache,target=/root/.cache/icr /src/.venv/bin/python -m icr.gateway.ide fetch /graphiql
+
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 icr
 COPY --from=build /src/.venv /app/.venv
-ENV PATH=/app/.venv/bin:$PATH HOST=0.0.0.0 PYTHONUNBUFFERED=1
+COPY --from=ide /graphiql /app/graphiql
+ENV PATH=/app/.venv/bin:$PATH HOST=0.0.0.0 PYTHONUNBUFFERED=1 GRAPHIQL_ASSETS_DIR=/app/graphiql
 USER icr
 EXPOSE 8000
 # APP is one of: requests, feedback, incentives, gateway. PORT defaults per app in its settings.

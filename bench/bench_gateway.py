@@ -3,21 +3,26 @@ HTTP and JSON work, side by side in one run, on the same uvicorn settings.
 
     uv run python bench/bench_gateway.py
 
-1. `{ __typename }`: the gateway (uvicorn icr.gateway.main:app) against bench/bare_graphql.py.
-   Target: at least 0.5x the bare endpoint's requests per second.
-2. `me` (the caller's profile from the requests service, through the gateway) against the
-   requests service's own GET /people/{id} answered directly: what the GraphQL hop costs.
+Three queries, each through the gateway (uvicorn icr.gateway.main:app, the requests and
+feedback services behind it as processes) next to bench/bare_graphql.py, a bare FastAPI
+endpoint that parses the same body and answers the JSON the gateway answered:
+1. `{ __typename }`: GraphQL and the gateway's middleware alone.
+2. `me { ... }` with the caller's profile: a realistic small query, one call to the requests
+   service. Target: at least 0.5x the bare endpoint's requests per second.
+3. a page of 50 requests with requester, assignee, both departments and their managers,
+   catalog items, SLA and ratings (five calls to requests, one to feedback).
 
 The load comes from a raw keep-alive HTTP/1.1 client (asyncio streams on uvloop, CONNECTIONS
 connections, one request in flight on each) so the client is not the bottleneck a Python HTTP
-library would be. Each figure: requests per second, p50 and p99. BENCH_SECONDS (10) per figure;
-BENCH_PARTS picks parts (typename,me). Every database and topic is the run's own.
+library would be. Each figure: requests per second, p50 and p99. BENCH_SECONDS (10) per figure.
+Every database and topic is the run's own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import secrets
@@ -39,7 +44,6 @@ from icr.kit.devidentity import DEV_AUDIENCE, DEV_ISSUER, DevIssuer
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 ROUNDS = 4
-PARTS = set(os.environ.get("BENCH_PARTS", "typename").split(","))
 RUN = secrets.token_hex(3)
 MONGO_URL = os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27018/?directConnection=true")
 
@@ -90,19 +94,6 @@ async def load(port: int, raw: bytes, seconds: float = SECONDS) -> dict[str, Any
     return {"rate": len(latencies) / elapsed, "latencies": latencies, "errors": errors}
 
 
-def line(name: str, result: dict[str, Any]) -> str:
-    samples = result["latencies"] or [0.0]
-    errors = f"  errors {len(result['errors'])}" if result["errors"] else ""
-    return (
-        f"  {name:<34} {result['rate']:8.0f} req/s  p50 {statistics.median(samples):6.2f} ms"
-        f"  p99 {percentile(samples, 99):6.2f} ms{errors}"
-    )
-
-
-def ratio(name: str, ours: dict[str, Any], bare: dict[str, Any]) -> str:
-    return f"  {name}: {ours['rate'] / bare['rate']:.2f}x the bare endpoint"
-
-
 def auth_env(issuer: DevIssuer) -> dict[str, str]:
     return {
         "ENVIRONMENT": "development",
@@ -123,74 +114,141 @@ def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def typename(issuer: DevIssuer) -> None:
-    print("== { __typename }: gateway vs a bare FastAPI endpoint parsing the same body")
-    body = orjson.dumps({"query": "{ __typename }"})
-    raw = request_bytes("POST", "/graphql", body, {})
-    bare = App("bare-graphql", "bare_graphql:app", {}, app_dir=str(os.path.dirname(__file__)))
-    # Live, not ready: this gateway has no services behind it and needs none for __typename.
-    gateway = App("gateway", "icr.gateway.main:app", auth_env(issuer), ready_path="/health/live")
-    apps = {"bare FastAPI": bare, "gateway": gateway}
-    parts: dict[str, list[dict[str, Any]]] = {name: [] for name in apps}
-    for app in apps.values():
-        await app.start()
+# What a portal asks: `me` (extend the selection as the schema grows, e.g. the balance), and
+# a queue page of 50 requests with its people, departments, catalog items, SLA and ratings.
+ME = "{ me { id name locale roles department { id name } } }"
+PAGE = """{ requests(first: 50) { nodes { id title status priority allowedActions
+  requester { id name department { id name } } assignee { id name }
+  requesterDepartment { id name manager { id } } providerDepartment { id name manager { id } }
+  catalogItem { id name } sla { resolution { dueAt remainingSeconds breached } }
+  rating { status stars rater { id } } }
+  pageInfo { hasNextPage endCursor } } }"""
+QUERIES = {"{ __typename }": "{ __typename }", "me { profile }": ME, "page of 50, nested": PAGE}
+
+
+async def seed(requests_url: str, issuer: DevIssuer) -> None:
+    """Two departments, three people, a catalog item and 50 requests (half taken on)."""
+    week = {d: "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    targets = {
+        p: {"first_response_minutes": 60, "resolution_minutes": 960}
+        for p in ("low", "medium", "high", "critical")
+    }
+    admin = {"authorization": f"Bearer {issuer.token('admin')}"}
+    async with httpx.AsyncClient(base_url=requests_url, headers=admin, timeout=30) as http:
+        for dept, name in (("it", "IT"), ("sales", "Sales")):
+            body = {"name": {"en": name}, "calendar": {"timezone": "UTC", "week": week}}
+            (await http.put(f"/departments/{dept}", json=body)).raise_for_status()
+        for person, dept, role in (("ana", "sales", "employee"), ("bo", "it", "agent")):
+            body = {"name": person.title(), "department_id": dept, "roles": [role]}
+            (await http.put(f"/people/{person}", json=body)).raise_for_status()
+        item = {
+            "provider_department_id": "it",
+            "name": {"en": "New laptop"},
+            "owning_team": "desk",
+            "targets": targets,
+        }
+        (await http.put("/catalog/items/laptop", json=item)).raise_for_status()
+        ana = {"authorization": f"Bearer {issuer.token('ana')}"}
+        bo = {"authorization": f"Bearer {issuer.token('bo')}"}
+        for n in range(50):
+            body = {"catalog_item_id": "laptop", "title": f"Laptop {n}"}
+            created = await http.post("/requests", json=body, headers=ana)
+            created.raise_for_status()
+            if n % 2:
+                rid = created.json()["id"]
+                (await http.post(f"/requests/{rid}/accept", headers=bo)).raise_for_status()
+
+
+async def compare(issuer: DevIssuer) -> None:
+    """Each query through the gateway (the services behind it) next to the bare endpoint
+    parsing the same body and answering the same JSON, in interleaved rounds."""
+    env = {**service_env(f"benchg_requests_{RUN}"), **auth_env(issuer)}
+    requests = App("requests", "icr.requests.main:app", env)
+    feedback_env = {**service_env(f"benchg_feedback_{RUN}"), **auth_env(issuer)}
+    feedback = App("feedback", "icr.feedback.main:app", feedback_env)
+    services = [requests, feedback]
+    for service in services:
+        await service.start()
+    gateway_env = {
+        **auth_env(issuer),
+        "REQUESTS_URL": requests.url,
+        "FEEDBACK_URL": feedback.url,
+    }
+    # Live, not ready: the incentives service is not part of these queries.
+    gateway = App("gateway", "icr.gateway.main:app", gateway_env, ready_path="/health/live")
+    answers = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
+    bare = App(
+        "bare-graphql",
+        "bare_graphql:app",
+        {"BARE_ANSWERS": answers.name},
+        app_dir=str(os.path.dirname(__file__)),
+    )
     try:
+        await seed(requests.url, issuer)
+        await gateway.start()
+        token = {"authorization": f"Bearer {issuer.token('ana', hours=8)}"}
+        recorded = {}
+        async with httpx.AsyncClient(base_url=gateway.url, headers=token, timeout=30) as http:
+            for name, query in QUERIES.items():
+                body = (await http.post("/graphql", json={"query": query})).json()
+                if "errors" in body:
+                    raise SystemExit(f"{name}: {body['errors']}")
+                recorded[query] = body
+        nodes = recorded[PAGE]["data"]["requests"]["nodes"]
+        assert len(nodes) == 50, len(nodes)
+        json.dump(recorded, answers)
+        answers.close()
+        await bare.start()
+        apps = {"bare FastAPI": bare, "gateway": gateway}
+        parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # Every query with the caller's token, as a client sends it.
+        raws = {
+            name: request_bytes("POST", "/graphql", orjson.dumps({"query": q}), token)
+            for name, q in QUERIES.items()
+        }
         # Interleaved rounds: a machine shared with other work loads both sides alike.
         for _ in range(ROUNDS):
-            for name, app in apps.items():
-                parts[name].append(await load(app.port, raw, SECONDS / ROUNDS))
+            for name, raw in raws.items():
+                for side, app in apps.items():
+                    result = await load(app.port, raw, SECONDS / ROUNDS)
+                    parts.setdefault((name, side), []).append(result)
+        print(
+            f"{'query':<20} {'side':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  ratio",
+            flush=True,
+        )
+        for name in QUERIES:
+            bare_result = merged(parts[(name, "bare FastAPI")])
+            ours = merged(parts[(name, "gateway")])
+            for side, result in (("bare FastAPI", bare_result), ("gateway", ours)):
+                samples = result["latencies"] or [0.0]
+                errors = f"  errors {len(result['errors'])}" if result["errors"] else ""
+                share = f"{ours['rate'] / bare_result['rate']:.2f}x" if side == "gateway" else ""
+                print(
+                    f"{name:<20} {side:<13} {result['rate']:8.0f} "
+                    f"{statistics.median(samples):8.2f} {percentile(samples, 99):8.2f}  "
+                    f"{share}{errors}",
+                    flush=True,
+                )
     finally:
-        for app in apps.values():
+        for app in (bare, gateway, *services):
             await app.stop()
-    results = {name: merged(p) for name, p in parts.items()}
-    for name, result in results.items():
-        print(line(name, result), flush=True)
-    print(ratio("gateway { __typename }", results["gateway"], results["bare FastAPI"]))
-
-
-async def me(issuer: DevIssuer) -> None:
-    print("== me: through the gateway vs the requests service's GET /people/{id} directly")
-    db = f"benchg_requests_{RUN}"
-    env = {**service_env(db), **auth_env(issuer), "BOOTSTRAP_ADMINS": "admin"}
-    service = App("requests", "icr.requests.main:app", env)
-    await service.start()
-    gateway = App("gateway", "icr.gateway.main:app", auth_env(issuer), ready_path="/health/live")
-    try:
-        admin = {"authorization": f"Bearer {issuer.token('admin')}"}
-        async with httpx.AsyncClient(base_url=service.url, headers=admin) as http:
-            department = {
-                "name": {"en": "Bench"},
-                "calendar": {"timezone": "UTC", "week": {"mon": "09:00-17:00"}},
-            }
-            (await http.put("/departments/bench", json=department)).raise_for_status()
-            person = {"name": "Ana", "department_id": "bench", "roles": ["employee"]}
-            (await http.put("/people/ana", json=person)).raise_for_status()
-        token = {"authorization": f"Bearer {issuer.token('ana', hours=8)}"}
-        direct = await load(service.port, request_bytes("GET", "/people/ana", None, token))
-        print(line("requests GET /people/ana", direct), flush=True)
-        gateway.env["REQUESTS_URL"] = service.url
-        await gateway.start()
-        query = orjson.dumps({"query": "{ me { id name roles department { id name } } }"})
-        through = await load(gateway.port, request_bytes("POST", "/graphql", query, token))
-        print(line("gateway { me { ... } }", through), flush=True)
-        print(ratio("gateway me", through, direct))
-    finally:
-        await gateway.stop()
-        await service.stop()
+        os.unlink(answers.name)
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO_URL)
-        with contextlib.suppress(Exception):
-            await client.drop_database(db)
+        for db in (f"benchg_requests_{RUN}", f"benchg_feedback_{RUN}"):
+            with contextlib.suppress(Exception):
+                await client.drop_database(db)
         await client.close()
 
 
 async def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    print(
+        f"gateway benchmark: {CONNECTIONS} keep-alive connections, {SECONDS:.0f} s per figure "
+        f"in {ROUNDS} interleaved rounds, one uvicorn worker each (uvloop, httptools)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-identity-") as folder:
-        issuer = DevIssuer(folder)
-        if "typename" in PARTS:
-            await typename(issuer)
-        if "me" in PARTS:
-            await me(issuer)
+        await compare(DevIssuer(folder))
 
 
 if __name__ == "__main__":

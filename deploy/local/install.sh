@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh machine: uv (from PyPI) and the Python workspace.
+# Installs what the project needs on a fresh machine: uv (from PyPI), the Python workspace and
+# GraphiQL's files for the gateway (npm registry, cached under ~/.cache/icr; no CDN at run time).
 # Java 17 and Maven come with the machine; infra.py checks them and says what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,3 +11,10 @@ if ! command -v uv >/dev/null 2>&1 && [ ! -x "$HOME/.local/bin/uv" ]; then
 fi
 UV=$(command -v uv || echo "$HOME/.local/bin/uv")
 "$UV" sync --frozen --quiet
+# The files strawberry's GraphiQL page names, checked against its integrity hashes; a second run
+# finds them in place (or in the cache) and downloads nothing.
+if command -v npm >/dev/null 2>&1; then
+  "$UV" run --frozen --quiet python -m icr.gateway.ide fetch .local/graphiql >/dev/null
+else
+  echo "install: npm not found; GraphiQL at /graphql will say how to install its files" >&2
+fi

@@ -58,3 +58,16 @@ async def test_a_write_is_not_retried() -> None:
     finally:
         await client.close()
     assert transport.calls == 1
+
+
+def test_every_root_query_field_is_nullable() -> None:
+    """A root field whose service is down is null with an error; a non-null one would null the
+    whole answer, taking the other services' fields down with it."""
+    from graphql import GraphQLNonNull
+
+    from icr.gateway.schema import schema
+
+    query = schema._schema.query_type
+    assert query is not None
+    non_null = [n for n, f in query.fields.items() if isinstance(f.type, GraphQLNonNull)]
+    assert non_null == []

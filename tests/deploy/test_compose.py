@@ -70,6 +70,19 @@ def test_each_app_verifies_tokens_of_the_operators_issuer(compose, name: str) ->
         assert env[optional].startswith(f"${{{optional}:-"), optional
 
 
+def test_feedback_needs_an_answer_key_of_the_operators(compose) -> None:
+    # Production refuses the public default (it would let anyone name campaign respondents).
+    env = {k: str(v) for k, v in compose["services"]["feedback"]["environment"].items()}
+    assert env["ANSWER_KEY_SECRET"].startswith("${ANSWER_KEY_SECRET:?")
+    settings = FeedbackSettings(
+        environment="production",
+        auth_issuer="https://keycloak.example/realms/acme",
+        auth_jwks_url="https://keycloak.example/realms/acme/protocol/openid-connect/certs",
+        answer_key_secret="an operator's own key of some length",
+    )
+    settings.check_startup()
+
+
 def test_the_compose_settings_make_a_verifier_production_accepts() -> None:
     # What compose gives an app once the operator names a Keycloak realm.
     from icr.kit.auth import TokenVerifier

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from icr.gateway.ide import missing
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,3 +49,19 @@ def test_production_install_runs_every_app_without_dev_tools(tmp_path: Path) -> 
     assert result.stdout.strip() == "ok", result.stderr
     assert (tmp_path / "venv" / "bin" / "uvicorn").exists()
     assert not (tmp_path / "venv" / "bin" / "pytest").exists()
+    # The image's GraphiQL step, with the installed package (not the checkout): the files the
+    # installed strawberry's page names, fetched and checked against its integrity hashes.
+    assets = tmp_path / "graphiql"
+    fetched = subprocess.run(
+        [str(python), "-m", "icr.gateway.ide", "fetch", str(assets)],
+        cwd=tmp_path,
+        env={**env, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert fetched.returncode == 0, fetched.stderr
+    assert missing(assets) == []
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "-m icr.gateway.ide fetch /graphiql" in dockerfile
+    assert "GRAPHIQL_ASSETS_DIR=/app/graphiql" in dockerfile

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -29,6 +31,7 @@ class Platform:
     incentives: str
     topic_prefix: str
     db_prefix: str = ""
+    env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def graphql(
         self,
@@ -52,6 +55,50 @@ class Platform:
         body = response.json()
         assert "errors" not in body, body
         return body["data"]
+
+    def graphql_body(self, query: str, variables: dict | None = None, *, actor: str) -> dict:
+        """The whole answer, `errors` included (partial results)."""
+        response = httpx.post(
+            f"{self.gateway}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=bearer(actor),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        body: dict = response.json()
+        return body
+
+    # -- faults: a real app process stopped or paused, then brought back --
+
+    def pid(self, app: str) -> int:
+        state = Path(self.env.get("ICR_STATE_DIR") or ROOT / ".local")
+        return int((state / "test" / "apps" / f"{app}.pid").read_text())
+
+    def url(self, app: str) -> str:
+        return str(getattr(self, app))
+
+    def stop(self, app: str) -> None:
+        """Ends the app's process group; returns once its port refuses connections."""
+        os.killpg(self.pid(app), signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url(app)}/health/live", timeout=1)
+            except httpx.TransportError:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{app} still answers after SIGTERM")
+
+    def pause(self, app: str) -> None:
+        """Freezes the app (SIGSTOP): its port accepts connections, nothing answers."""
+        os.killpg(self.pid(app), signal.SIGSTOP)
+
+    def resume(self, app: str) -> None:
+        os.killpg(self.pid(app), signal.SIGCONT)
+
+    def restore(self) -> None:
+        """Starts any app that is not running and waits until all four are ready."""
+        _apps("up", self.env)
 
 
 def _apps(command: str, env: dict[str, str]) -> None:
@@ -83,7 +130,10 @@ def platform() -> Iterator[Platform]:
     try:
         urls = (f"http://127.0.0.1:{BASE + i}" for i in range(4))
         yield Platform(
-            *urls, topic_prefix=env["KAFKA_TOPIC_PREFIX"], db_prefix=env["MONGO_DB_PREFIX"]
+            *urls,
+            topic_prefix=env["KAFKA_TOPIC_PREFIX"],
+            db_prefix=env["MONGO_DB_PREFIX"],
+            env=env,
         )
     finally:
         _apps("down", env)

@@ -2,21 +2,26 @@
 block is run as written, with only `make up` left out (the platform is up and seeded, as `make
 up` leaves it) and the ports moved to this run's. `make token` signs with the platform's key,
 which it finds where `make up` keeps it (here: the test issuer's key, under a state folder of
-its own)."""
+its own). Then its GraphQL examples run on that data: the query, the mutation, and the
+subscription with the README's own websocket script, which must print the event a service made.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from icr.kit.testing import issuer_for_tests
+from icr.kit.testing import bearer, issuer_for_tests
 
-from .conftest import ROOT, Demo
+from .conftest import ROOT, Demo, Platform
 
 pytestmark = pytest.mark.e2e
 
@@ -41,8 +46,9 @@ def test_the_quick_start_runs_verbatim(demo: Demo, tmp_path: Path) -> None:
         .replace("http://127.0.0.1:8000", platform.gateway)
         .replace("http://127.0.0.1:8001", platform.requests)
     )
-    (tmp_path / "dev").mkdir()
-    (tmp_path / "dev" / "identity").symlink_to(issuer_for_tests().directory)
+    (tmp_path / "dev").mkdir(exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        (tmp_path / "dev" / "identity").symlink_to(issuer_for_tests().directory)
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=ROOT,
@@ -62,3 +68,76 @@ def test_the_quick_start_runs_verbatim(demo: Demo, tmp_path: Path) -> None:
     assert {"laptop", "password-reset"} <= {i["id"] for i in catalog}, result.stdout
     assert any(i["name"] == "新笔记本电脑" for i in catalog)
     assert answers[-1]["data"]["submitRequest"]["__typename"] == "ServiceRequest", result.stdout
+
+
+def examples() -> tuple[dict[str, str], str]:
+    """The GraphQL examples section: its operations by name, and its shell block."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## GraphQL examples") :]
+    section = section[: section.index("\n## ", 1)]
+    blocks = re.findall(r"```graphql\n(.*?)```", section, re.S)
+    named = {re.match(r"(\w+) (\w+)", b).group(2): b for b in blocks}  # type: ignore[union-attr]
+    shell = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert shell is not None
+    return named, shell.group(1)
+
+
+def graphql(platform: Platform, query: str, variables: dict, person: str) -> dict:
+    response = httpx.post(
+        f"{platform.gateway}/graphql",
+        json={"query": query, "variables": variables},
+        headers=bearer(person),
+        timeout=30,
+    )
+    body = response.json()
+    assert response.status_code == 200, body
+    assert "errors" not in body, body
+    return dict(body["data"])
+
+
+def test_the_graphql_examples_work_on_the_quick_start_data(demo: Demo, tmp_path: Path) -> None:
+    platform = demo.platform
+    test_the_quick_start_runs_verbatim(demo, tmp_path)  # the data the examples speak of
+    operations, shell = examples()
+    assert set(operations) == {"Mine", "Accept", "Live"}
+    mine = graphql(platform, operations["Mine"], {}, "ana")
+    assert mine["me"]["id"] == "ana"
+    assert "laptop" in [i["id"] for i in mine["catalog"]]
+    rid = mine["requests"]["nodes"][0]["id"]
+    accepted = graphql(platform, operations["Accept"], {"id": rid}, "bo")["accept"]
+    assert accepted["__typename"] == "ServiceRequest", accepted
+
+    # The subscription, by the README's own script; events come from the requests service.
+    script = shell.replace("ws://127.0.0.1:8000", platform.gateway.replace("http://", "ws://"))
+    (tmp_path / "dev").mkdir(exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        (tmp_path / "dev" / "identity").symlink_to(issuer_for_tests().directory)
+    env = {"PATH": os.environ["PATH"], "HOME": str(Path.home()), "ICR_STATE_DIR": str(tmp_path)}
+    process = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ack = process.stdout.readline()
+        assert json.loads(ack)["type"] == "connection_ack", ack
+        # The feed listens from the latest offset once subscribed: comment until it prints.
+        comment = 'mutation($id: ID!) { comment(requestId: $id, body: "ping") { __typename } }'
+        deadline = time.monotonic() + 60
+        while process.poll() is None and time.monotonic() < deadline:
+            graphql(platform, comment, {"id": rid}, "ana")
+            time.sleep(1)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    event = json.loads(out.strip().splitlines()[-1])
+    assert event["type"] == "next", event
+    update = event["payload"]["data"]["myRequests"]
+    assert update["eventType"] == "requests.request.commented"
+    assert update["request"]["id"] == rid

@@ -24,6 +24,7 @@ from fastapi import FastAPI
 
 from icr.kit.auth import (
     DEV_ISSUER,
+    MAX_TOKEN_CHARS,
     AuthConfigError,
     IdentityDep,
     InvalidToken,
@@ -130,6 +131,24 @@ async def test_each_bad_token_is_refused_with_its_reason(
         await verifier.verify(build(issuer, other_key))
     assert reason in str(caught.value), (kind, str(caught.value))
     assert caught.value.error == "invalid_token"
+
+
+async def test_an_oversized_token_is_refused_before_it_is_parsed_or_keys_fetched(
+    issuer: DevIssuer,
+) -> None:
+    # Signed by the right key, so only its size can be the reason: a token of megabytes would
+    # otherwise be decoded, its JSON parsed and its signature checked on every request.
+    verifier = file_verifier(issuer)
+    fetches = verifier.keys.fetches
+    huge = issuer.token("ana", padding="x" * 2_000_000)
+    with pytest.raises(InvalidToken, match="too large"):
+        await verifier.verify(huge)
+    with pytest.raises(InvalidToken, match="too large"):
+        await verifier.verify(issuer.token("ana", headers={"kid": "k" * MAX_TOKEN_CHARS}))
+    assert verifier.keys.fetches == fetches
+    # A large but plausible token (an issuer's many roles and groups) still verifies.
+    roles = [f"role-{n:04d}" for n in range(300)]
+    assert (await verifier.verify(issuer.token("ana", roles=roles))).subject == "ana"
 
 
 async def test_a_good_token_names_its_person(issuer: DevIssuer) -> None:
@@ -596,3 +615,55 @@ async def test_rs256_and_eddsa_tokens_verify_against_an_issuers_jwks(tmp_path: P
     mixed = jwt.encode(claims(), ed_key, algorithm="EdDSA", headers={"kid": "kc-sig"})
     with pytest.raises(InvalidToken, match="does not fit"):
         await verifier.verify(mixed)
+
+
+# -- verified tokens are remembered ----------------------------------------------------------
+
+
+async def test_a_token_is_verified_once_then_remembered(
+    issuer: DevIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jwt
+
+    decoded = []
+    real = jwt.decode
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        decoded.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    verifier = file_verifier(issuer)
+    token = issuer.token("ana")
+    for _ in range(3):
+        assert (await verifier.verify(token)).subject == "ana"
+    assert len(decoded) == 1
+    assert (await verifier.verify(issuer.token("bo"))).subject == "bo"
+    assert len(decoded) == 2
+
+
+async def test_a_remembered_token_still_expires(issuer: DevIssuer) -> None:
+    verifier = file_verifier(issuer, auth_leeway_seconds=0)
+    token = issuer.sign(claims(exp=int(time.time()) + 1))
+    assert (await verifier.verify(token)).subject == "ana"
+    await asyncio.sleep(max(0.0, int(time.time()) + 1.05 - time.time()))
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_a_remembered_token_ends_with_its_key(
+    key_server: KeyServer, issuer: DevIssuer, other_key: DevIssuer
+) -> None:
+    key_server.jwks = issuer.jwks
+    verifier = url_verifier(
+        key_server, auth_jwks_cache_seconds=0.2, auth_jwks_min_refetch_seconds=0
+    )
+    token = issuer.token("ana")
+    try:
+        assert (await verifier.verify(token)).subject == "ana"
+        key_server.jwks = other_key.jwks  # the issuer rotated the old key away
+        await asyncio.sleep(0.3)
+        with pytest.raises(InvalidToken, match="key id is unknown"):
+            await verifier.verify(token)
+    finally:
+        await verifier.close()

@@ -169,3 +169,29 @@ async def test_flag_left_behind_by_a_crash_is_cleared(env) -> None:
     doc = await coll.find_one({"_id": "t"})
     assert doc is not None
     assert (doc["outbox_pending"], doc["outbox_lease_owner"]) == (False, None)
+
+
+async def test_insert_many_writes_each_document_with_its_events_and_refuses_duplicates_alone(
+    env: tuple[ServiceSettings, Mongo],
+) -> None:
+    settings, mongo = env
+    outbox, coll = Outbox(settings), mongo.collection("things")
+    await outbox.insert(
+        coll, {"_id": "thing-1", "step": 0}, [ThingChanged(thing_id="thing-1", step=0)]
+    )
+    docs = [
+        ({"_id": f"thing-{t}", "step": 1}, [ThingChanged(thing_id=f"thing-{t}", step=1)])
+        for t in range(3)
+    ]
+    assert await outbox.insert_many(coll, docs) == {"thing-0", "thing-2"}
+    assert (await coll.find_one({"_id": "thing-1"}) or {})["step"] == 0  # refused, unchanged
+    producer = build_producer(settings)
+    await producer.start()
+    try:
+        await relay_until_done([Relay(settings, [coll], producer, outbox)], mongo)
+    finally:
+        await producer.stop()
+    records = await read_topic(
+        settings.kafka_bootstrap_servers, settings.topic_name(TOPIC.name), count=3
+    )
+    assert steps_by_thing(records) == {"thing-0": [1], "thing-1": [0], "thing-2": [1]}

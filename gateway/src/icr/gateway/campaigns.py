@@ -146,8 +146,9 @@ class Campaign:
         return [Department.from_json(r) for r in rows if r]
 
     @strawberry.field(
-        description="Results above the threshold: admins see every department, a department's "
-        "manager and agents their own (pass `departmentId`)."
+        description="Results once the campaign is closed, for groups above the anonymity "
+        "threshold: admins see every department, a department's manager and agents their own "
+        "(pass `departmentId`)."
     )
     async def results(
         self, info: Info, department_id: strawberry.ID | None = None
@@ -174,7 +175,7 @@ async def _call(info: Info, method: str, path: str, **kwargs: Any) -> Any:
 @strawberry.type
 class CampaignsQuery:
     @strawberry.field(description="Recent campaigns, newest first.")
-    async def campaigns(self, info: Info, first: int = 20) -> list[Campaign]:
+    async def campaigns(self, info: Info, first: int = 20) -> list[Campaign] | None:
         return [
             Campaign.from_json(c)
             for c in await _call(info, "GET", "/campaigns", params={"limit": first})

@@ -139,7 +139,7 @@ class CatalogQuery:
     )
     async def catalog(
         self, info: Info, department_id: strawberry.ID | None = None
-    ) -> list[CatalogItem]:
+    ) -> list[CatalogItem] | None:
         params = {"department": str(department_id)} if department_id else {}
         rows = await info.context.clients.requests.call(
             "GET", "/catalog/items", token=info.context.token(), params=params

@@ -119,7 +119,7 @@ class DirectoryQuery:
     # `me` (profile, roles and points) is served by icr.gateway.incentives.
 
     @strawberry.field(description="Every department.")
-    async def departments(self, info: Info) -> list[Department]:
+    async def departments(self, info: Info) -> list[Department] | None:
         rows = await info.context.clients.requests.call(
             "GET", "/departments", token=info.context.token()
         )
@@ -136,7 +136,7 @@ class DirectoryQuery:
         return await person(info, str(id))
 
     @strawberry.field(description="People by id, in the order asked (null where unknown).")
-    async def people(self, info: Info, ids: list[strawberry.ID]) -> list[Person | None]:
+    async def people(self, info: Info, ids: list[strawberry.ID]) -> list[Person | None] | None:
         rows = await info.context.loaders.people.load_many(check_ids(ids))
         return [Person.from_json(r) if r else None for r in rows]
 

@@ -141,11 +141,11 @@ class FeedbackQuery:
         return Rating.from_json(row) if row else None
 
     @strawberry.field(description="The caller's ratings and invitations, newest first.")
-    async def my_ratings(self, info: Info, first: int = 50) -> list[Rating]:
+    async def my_ratings(self, info: Info, first: int = 50) -> list[Rating] | None:
         return ratings_of(await _get(info, "/ratings/mine", limit=first))
 
     @strawberry.field(description="The caller's invitations still open to rate, newest first.")
-    async def my_rating_invitations(self, info: Info) -> list[Rating]:
+    async def my_rating_invitations(self, info: Info) -> list[Rating] | None:
         largest = info.context.clients.settings.max_page_size
         rows = await _get(info, "/ratings/mine", limit=largest)
         return [r for r in ratings_of(rows) if r.status is RatingStatus.INVITED]
@@ -155,7 +155,7 @@ class FeedbackQuery:
     )
     async def department_ratings(
         self, info: Info, department_id: strawberry.ID, first: int = 50
-    ) -> list[Rating]:
+    ) -> list[Rating] | None:
         path = f"/departments/{segment(str(department_id))}/ratings"
         return ratings_of(await _get(info, path, limit=first))
 

@@ -724,17 +724,19 @@ class IncentivesQuery:
         )
 
     @strawberry.field(description="A person's points account: themselves, their manager, admins.")
-    async def points_account(self, info: Info, person_id: strawberry.ID) -> PointsAccount:
+    async def points_account(self, info: Info, person_id: strawberry.ID) -> PointsAccount | None:
         return PointsAccount.from_json(await _get(info, f"/accounts/{segment(str(person_id))}"))
 
     @strawberry.field(description="A person's ledger, newest first: themselves, their manager.")
     async def ledger(
         self, info: Info, person_id: strawberry.ID, first: int = 20, after: str | None = None
-    ) -> LedgerConnection:
+    ) -> LedgerConnection | None:
         return await ledger_page(info, str(person_id), first, after)
 
     @strawberry.field(description="A department's account and its members': its manager, admins.")
-    async def department_points(self, info: Info, department_id: strawberry.ID) -> DepartmentPoints:
+    async def department_points(
+        self, info: Info, department_id: strawberry.ID
+    ) -> DepartmentPoints | None:
         row = await _get(info, f"/departments/{segment(str(department_id))}/accounts")
         return DepartmentPoints(
             department=PointsAccount.from_json(row["department"]),
@@ -752,17 +754,17 @@ class IncentivesQuery:
         span: PeriodSpan = PeriodSpan.MONTH,
         period: str | None = None,
         first: int = 20,
-    ) -> Leaderboard:
+    ) -> Leaderboard | None:
         return await leaderboard(info, board, span, period, first)
 
     @strawberry.field(description="The reward catalog (admins also see inactive rewards).")
-    async def rewards(self, info: Info) -> list[Reward]:
+    async def rewards(self, info: Info) -> list[Reward] | None:
         return [Reward.from_json(r) for r in await _get(info, "/rewards")]
 
     @strawberry.field(description="The caller's redemptions, newest first.")
     async def my_redemptions(
         self, info: Info, state: RedemptionState | None = None, first: int = 50
-    ) -> list[Redemption]:
+    ) -> list[Redemption] | None:
         return await redemptions(info, None, state, first)
 
     @strawberry.field(
@@ -776,22 +778,22 @@ class IncentivesQuery:
         person_id: strawberry.ID | None = None,
         state: RedemptionState | None = None,
         first: int = 50,
-    ) -> list[Redemption]:
+    ) -> list[Redemption] | None:
         return await redemptions(info, person_id and str(person_id), state, first)
 
     @strawberry.field(description="The points policy in effect now.")
-    async def points_policy(self, info: Info) -> PointsPolicy:
+    async def points_policy(self, info: Info) -> PointsPolicy | None:
         return PointsPolicy.from_json(await _get(info, "/policies/current"))
 
     @strawberry.field(description="Every policy version, newest first.")
-    async def points_policy_versions(self, info: Info) -> list[PointsPolicy]:
+    async def points_policy_versions(self, info: Info) -> list[PointsPolicy] | None:
         return [PointsPolicy.from_json(p) for p in await _get(info, "/policies")]
 
     @strawberry.field(
         description="Admins: what a proposed policy would have paid over a past period, next "
         "to what was paid. Writes nothing."
     )
-    async def policy_what_if(self, info: Info, input: WhatIfInput) -> WhatIfResult:
+    async def policy_what_if(self, info: Info, input: WhatIfInput) -> WhatIfResult | None:
         body = {
             "policy": input.policy.body(),
             "from": input.from_.isoformat(),

@@ -6,18 +6,21 @@ import contextlib
 import dataclasses
 import gc
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from icr.gateway import ide
 from icr.gateway.clients import Clients
 from icr.gateway.http import GraphQLHttp, GraphQLPost, Operations
 from icr.gateway.schema import build_schema
 from icr.gateway.settings import GatewaySettings
 from icr.gateway.websocket import LiveRouter, connection_context
 from icr.kit.auth import TokenVerifier
-from icr.kit.health import Check, Readiness, health_router
+from icr.kit.health import Check, NotReady, Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
 from icr.kit.logging import configure_logging
 
@@ -65,10 +68,15 @@ def build_app(
     graphql = LiveRouter(
         schema,
         context_getter=connection_context,
-        graphql_ide="graphiql" if settings.graphiql else None,
+        graphql_ide="graphiql" if settings.serves_ide else None,
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
+    if settings.serves_ide:
+        # GraphiQL's own files, from the gateway (development only: production has no IDE).
+        assets = Path(settings.graphiql_assets_dir).resolve()
+        graphql.ide_assets = assets
+        app.mount(ide.ASSETS_URL, StaticFiles(directory=assets, check_dir=False), name="ide")
     app.include_router(graphql, prefix="/graphql")
     install_middleware(app, max_body_bytes=settings.max_body_bytes, deadlines=deadlines)
     return app
@@ -81,8 +89,14 @@ def _readiness(request: Request) -> Readiness:
 
 def _ready_check(http: httpx.AsyncClient) -> Check:
     async def check() -> None:
-        response = await http.get("/health/ready")
-        response.raise_for_status()
+        try:
+            response = await http.get("/health/ready")
+        except httpx.TransportError as exc:
+            raise NotReady("unreachable") from exc
+        if response.status_code != 200:
+            # The service's own /health/ready names its failing dependency; the gateway says
+            # only that this service is not ready (its details are on its own port).
+            raise NotReady(f"not ready ({response.status_code})")
 
     return check
 

@@ -336,7 +336,7 @@ class RequestsQuery:
     )
     async def requests_by_ids(
         self, info: Info, ids: list[strawberry.ID]
-    ) -> list[ServiceRequest | None]:
+    ) -> list[ServiceRequest | None] | None:
         rows = await info.context.loaders.requests.load_many(check_ids(ids))
         return [ServiceRequest.from_json(r) if r else None for r in rows]
 
@@ -349,7 +349,7 @@ class RequestsQuery:
         descending: bool = True,
         first: int = 50,
         after: str | None = None,
-    ) -> RequestConnection:
+    ) -> RequestConnection | None:
         largest = info.context.clients.settings.max_page_size
         if not 1 <= first <= largest:
             raise _bad_input(f"first must be 1 to {largest}", "first")

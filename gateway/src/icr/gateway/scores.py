@@ -227,7 +227,7 @@ class ScoresQuery:
         )
 
     @strawberry.field(description="Every department's score, best calibrated first (admins).")
-    async def scores(self, info: Info, period: PeriodInput) -> ScoreTable:
+    async def scores(self, info: Info, period: PeriodInput) -> ScoreTable | None:
         found = await _get(info, "/scores", period.params())
         return ScoreTable(
             organisation_mean=found["organisation_mean"],
@@ -239,7 +239,7 @@ class ScoresQuery:
         "attainment, ratings, reopen rate, open backlog. Admins and managers see all of it, "
         "others their own department's row and column."
     )
-    async def department_matrix(self, info: Info, period: PeriodInput) -> DepartmentMatrix:
+    async def department_matrix(self, info: Info, period: PeriodInput) -> DepartmentMatrix | None:
         found = await _get(info, "/matrix", period.params())
         return DepartmentMatrix(
             period=PeriodKind(found["period"]),
@@ -255,7 +255,7 @@ class ScoresQuery:
     )
     async def reciprocity(
         self, info: Info, department_id: strawberry.ID, period: PeriodInput
-    ) -> Reciprocity:
+    ) -> Reciprocity | None:
         path = f"/departments/{segment(str(department_id))}/reciprocity"
         found = await _get(info, path, period.params())
         return Reciprocity(

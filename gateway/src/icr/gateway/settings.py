@@ -25,7 +25,15 @@ class GatewaySettings(ServiceSettings):
         description="How long the gateway waits for a service; 0: the services' "
         "REQUEST_TIMEOUT_SECONDS plus 1 s, so a service's own 503 at its deadline gets through.",
     )
-    graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at /graphql.")
+    graphiql: bool = Field(
+        default=True,
+        description="Serve the GraphiQL IDE at GET /graphql (never with ENVIRONMENT=production).",
+    )
+    graphiql_assets_dir: str = Field(
+        default=".local/graphiql",
+        description="GraphiQL's files, written by `make install` (python -m icr.gateway.ide "
+        "fetch DIR); relative to the working directory.",
+    )
     max_query_depth: int = Field(default=12, ge=1, description="Deepest field nesting allowed.")
     max_query_aliases: int = Field(default=30, ge=0, description="Aliases per document.")
     max_query_tokens: int = Field(default=2_000, ge=10, description="Tokens per document.")
@@ -64,6 +72,10 @@ class GatewaySettings(ServiceSettings):
             max_cost=self.max_query_cost,
             max_page_size=self.max_page_size,
         )
+
+    @property
+    def serves_ide(self) -> bool:
+        return self.graphiql and self.environment != "production"
 
     @property
     def upstream_timeout(self) -> float:

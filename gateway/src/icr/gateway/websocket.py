@@ -14,14 +14,17 @@ import asyncio
 import contextlib
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.types.unset import UnsetType
 
+from icr.gateway import ide
 from icr.gateway.clients import Clients
 from icr.gateway.context import Context
 from icr.kit.auth import Identity, InvalidToken, KeysUnavailable, TokenVerifier
@@ -61,7 +64,28 @@ async def _close_at_expiry(websocket: WebSocket, identity: Identity) -> None:
 
 
 class LiveRouter(GraphQLRouter[Context, None]):
-    """Strawberry's router with the token checked at connection_init."""
+    """Strawberry's router with the token checked at connection_init, and GraphiQL's page
+    loading its files from the gateway (`ide_assets`) instead of a CDN."""
+
+    ide_assets: Path | None = None
+    _ide_ready = False
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return ide.local_page()
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        if not self._ide_ready:
+            absent = ide.missing(self.ide_assets) if self.ide_assets else ["all"]
+            if absent:
+                # No fallback to the CDN: say how to install them instead.
+                message = (
+                    f"GraphiQL's files are not installed ({len(absent)} missing in "
+                    f"{self.ide_assets}): run `make install`."
+                )
+                return HTMLResponse(message, status_code=503)
+            self._ide_ready = True
+        return HTMLResponse(self.graphql_ide_html)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         connection = context.request

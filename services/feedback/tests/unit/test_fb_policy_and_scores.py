@@ -155,3 +155,43 @@ def test_a_reminder_not_before_expiry_is_refused_at_start() -> None:
 
     with pytest.raises(ValidationError, match="reminder"):
         FeedbackSettings(rating_expiry_hours=2, rating_reminder_before_hours=2)
+
+
+def _differenced(groups: list, provider: str) -> int:
+    """Respondents of `provider` no shown pair accounts for: what subtracting the shown pairs
+    from the department's total would reveal."""
+    total = next(
+        g.respondents
+        for g in groups
+        if g.provider_department_id == provider and g.consumer_department_id is None
+    )
+    paired = sum(
+        g.respondents
+        for g in groups
+        if g.provider_department_id == provider and g.consumer_department_id is not None
+    )
+    return total - paired
+
+
+def test_a_hidden_pair_cannot_be_recovered_by_differencing_the_department() -> None:
+    # IT: three from Sales (a pair above the threshold) and one from HR (hidden). Showing IT's
+    # total and the Sales pair would give away the HR person's answers by subtraction.
+    answers = [
+        _answer("it", "sales", 4, 10),
+        _answer("it", "sales", 4, 9),
+        _answer("it", "sales", 4, 8),
+        _answer("it", "hr", 1, 0),
+    ]
+    groups = results_of(_campaign(threshold=3), answers)
+    shown = [(g.provider_department_id, g.consumer_department_id) for g in groups]
+    assert shown == [("it", None)]  # the Sales pair is suppressed along with HR's
+
+
+def test_pairs_stay_shown_when_what_they_leave_out_is_itself_above_the_threshold() -> None:
+    answers = [_answer("it", "sales", 4, 10)] * 3 + [_answer("it", "hr", 2, 5)] * 2
+    answers += [_answer("it", "ops", 3, 7)] * 1
+    groups = results_of(_campaign(threshold=3), answers)
+    shown = [(g.provider_department_id, g.consumer_department_id) for g in groups]
+    # HR (2) and Ops (1) are hidden, but together they are 3: differencing gives a group of 3.
+    assert shown == [("it", None), ("it", "sales")]
+    assert _differenced(groups, "it") == 3

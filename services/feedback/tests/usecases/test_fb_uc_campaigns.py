@@ -138,3 +138,22 @@ async def test_a_campaign_counts_against_the_invitees_fatigue_cap() -> None:
     skipped = world.outbox.events[-1]
     assert skipped.event_type == "feedback.rating.skipped"
     assert getattr(skipped, "reason", None) == "fatigue_cap"
+
+
+async def test_an_open_campaign_shows_no_results_so_reads_in_turn_cannot_isolate_an_answer() -> (
+    None
+):
+    # Results read after the third answer and again after the fourth would differ by exactly
+    # the fourth person's answers (and their new comment): nothing is shown until the close.
+    world, cid = await served_world(threshold=3)
+    for who, dept, q in (("ana", "sales", 4), ("cy", "sales", 2), ("dan", "hr", 3)):
+        await answer(world, cid, who, dept, "it", q)
+    live = await campaign_results(cid, member=ROOT, deps=world.deps)
+    assert (live.groups, live.comments) == ([], {})
+    managers_live = await campaign_results(cid, member=IVY, deps=world.deps, department_id="it")
+    assert (managers_live.groups, managers_live.comments) == ([], {})
+    await answer(world, cid, "eli", "sales", "it", 5)
+    await close_campaign(cid, member=ROOT, deps=world.deps)
+    closed = await campaign_results(cid, member=ROOT, deps=world.deps)
+    assert [(g.provider_department_id, g.respondents) for g in closed.groups] == [("it", 4)]
+    assert closed.comments == {"it": ["quality 2", "quality 3", "quality 4", "quality 5"]}

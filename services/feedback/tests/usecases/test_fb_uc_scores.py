@@ -118,3 +118,32 @@ async def test_a_due_cell_publishes_its_numbers_once() -> None:
     assert isinstance(event, DepartmentScoreUpdated)
     assert (event.ratings, event.average, event.invitations) == (2, 3.0, 2)
     assert not await scores.publish_score_when_due("nothing", T0, deps=world.deps)
+
+
+async def test_a_hidden_pairs_nps_cannot_be_recovered_from_the_department_and_shown_pairs() -> None:
+    # IT's campaign NPS: five Sales respondents and one from HR. The department (six) and the
+    # Sales pair (five) are each above the threshold, but 6 x IT's NPS - 5 x Sales's would
+    # give away whether the one HR person is a promoter, passive or detractor.
+    from icr.contracts.feedback import EvaluationSubmitted
+
+    world = in_memory(anonymity_threshold=5)
+    answers = [("sales", 10)] * 5 + [("hr", 0)]
+    for n, (dept, score) in enumerate(answers):
+        event = EvaluationSubmitted(
+            evaluation_id=f"ev{n}",
+            campaign_id="c",
+            provider_department_id="it",
+            respondent_department_id=dept,
+            period_start=T0,
+            scores={"nps": score},
+            nps_score=score,
+            submitted_at=T0,
+        )
+        await scores.project_evaluation(event, f"ev{n}", deps=world.deps)
+    own, pairs = await scores.department_scores(
+        "it", PeriodKind.MONTH, MONTH, member=ROOT, deps=world.deps
+    )
+    assert (own.nps, own.nps_respondents) == (pytest.approx(66.7), 6)
+    by_consumer = {p.consumer_department_id: p for p in pairs}
+    assert by_consumer["hr"].nps is None
+    assert by_consumer["sales"].nps is None  # hidden with it: the remainder would be one person

@@ -223,6 +223,8 @@ async def check_invariant(settings: IncentivesSettings) -> dict[str, int]:
         keys = [(e["source_event_id"], e["rule_id"], e["account"]) for e in entries]
         assert len(keys) == len(set(keys)), "a source event was counted twice"
         assert all(e.get("project_due") is None for e in entries), "an entry was never counted"
+        revoked = [e["revokes"] for e in entries if e["kind"] == Kind.REVOKE]
+        assert len(revoked) == len(set(revoked)), "an award was revoked twice"
         sums: dict[str, int] = defaultdict(int)
         lines: dict[str, int] = defaultdict(int)
         for e in entries:
@@ -272,6 +274,11 @@ def flow() -> type[Flow]:
 @pytest.fixture
 def invariant() -> Callable[[IncentivesSettings], Awaitable[dict[str, int]]]:
     return check_invariant
+
+
+@pytest.fixture
+def fresh_settings() -> Callable[..., IncentivesSettings]:
+    return settings_for_test
 
 
 @pytest.fixture

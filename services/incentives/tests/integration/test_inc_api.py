@@ -121,6 +121,12 @@ async def test_only_admins_publish_policy_never_retroactively(service) -> None: 
     assert [v["version"] for v in versions] == [1, 0]
     current = (await http.get("/policies/current", headers=bearer("ana"))).json()
     assert current["version"] == 0  # version 1 starts in five minutes
+    # The hot path reads the versions in effect at a resolution and at its rating at once.
+    now = datetime.now(UTC)
+    both = await service.deps.policies.in_effect_many([now, now + timedelta(minutes=6)])
+    assert [p.version for p in both] == [0, 1]
+    later = (now + timedelta(minutes=6), now + timedelta(minutes=7))
+    assert [p.version for p in await service.deps.policies.in_effect_many(later)] == [1, 1]
 
 
 async def test_what_if_reports_without_writing(service, flow, until) -> None:  # type: ignore[no-untyped-def]

@@ -83,7 +83,7 @@ class World:
         from icr.incentives.domain.settlement import RatingOutcome
 
         event_id = event_id or new_id()
-        await awards.award_rater_when_rating_submitted(
+        rating = awards.RatingGiven(
             request_id=request_id,
             rater_id="ana",
             rater_department_id="sales",
@@ -91,10 +91,9 @@ class World:
             assignee_id="bo",
             event_id=event_id,
             at=self.clock(),
-            deps=self.deps,
         )
         outcome = RatingOutcome("submitted", stars, event_id, self.clock())
-        await awards.settle_when_rated(request_id, outcome, deps=self.deps)
+        await awards.settle_when_rated(request_id, outcome, deps=self.deps, rating=rating)
         return event_id
 
     async def reopen(self, request_id: str, round: int, event_id: str | None = None) -> str:

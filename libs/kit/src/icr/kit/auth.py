@@ -6,10 +6,10 @@ verified subject is a person id; what that person may do comes from the service'
 the directory, never from claims the caller could choose (unless `AUTH_ROLES_CLAIM` says the
 issuer's role claim is trusted).
 
-Refused, each with a reason that names no key material: a missing or malformed token, an
-algorithm outside the allowlist (so `alg: none` and HS256-with-the-public-key never verify), an
-unknown key id, a key whose type does not fit the algorithm, a bad signature, a wrong issuer or
-audience, an expired or not-yet-valid token, a missing subject.
+Refused, each with a reason that names no key material: a missing, oversized or malformed
+token, an algorithm outside the allowlist (so `alg: none` and HS256-with-the-public-key never
+verify), an unknown key id, a key whose type does not fit the algorithm, a bad signature, a
+wrong issuer or audience, an expired or not-yet-valid token, a missing subject.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ DEV_KEY_PREFIX = "icr-dev-"
 """Key ids of development keys (`python -m icr.kit.devidentity`); production refuses them."""
 DEV_ISSUER = "urn:icr:dev-issuer"
 """The `iss` of development tokens; production refuses to start with it."""
+MAX_TOKEN_CHARS = 16_384
+"""Longer tokens are refused unread: real ones (Keycloak's with many roles and groups) stay well
+under it, and a megabyte token would otherwise be decoded and its signature checked."""
 UNAVAILABLE_RETRY_SECONDS = 5.0
 """While no key was ever fetched, a failed fetch is retried at most this often (every request
 in between gets a quick 503 instead of waiting on an issuer that is down)."""
@@ -232,6 +235,9 @@ class KeySet:
         return keys
 
 
+VERIFIED_CACHE_SIZE = 10_000  # distinct tokens remembered per process
+
+
 class TokenVerifier:
     def __init__(self, settings: ServiceSettings, keys: KeySet | None = None) -> None:
         self.algorithms = _check_settings(settings)
@@ -242,6 +248,11 @@ class TokenVerifier:
         self.roles_claim = settings.auth_roles_claim
         self.keys = keys or KeySet(settings)
         self._prepared: dict[tuple[str, str], Any] = {}
+        # Tokens that verified, with the key that verified them and until when they hold: a
+        # client sends the same token on every call, and the signature check (ES256) was about
+        # half of the gateway's cost of a trivial query. A hit still asks the key set for the
+        # key (a rotated-away key ends the entry) and checks the expiry.
+        self._verified: dict[str, tuple[Identity, str, Mapping[str, Any], float]] = {}
 
     async def close(self) -> None:
         await self.keys.close()
@@ -249,6 +260,22 @@ class TokenVerifier:
     async def verify(self, token: str | None) -> Identity:
         if not token:
             raise MissingToken("a bearer token is required")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise InvalidToken(f"the token is too large (over {MAX_TOKEN_CHARS} characters)")
+        hit = self._verified.get(token)
+        if hit is not None:
+            identity, kid, jwk, until = hit
+            if time.time() < until and await self.keys.get(kid) is jwk:
+                return identity
+            self._verified.pop(token, None)
+        identity, kid, jwk = await self._verify(token)
+        until = float(identity.claims["exp"]) + self.leeway
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = (identity, kid, jwk, until)
+        return identity
+
+    async def _verify(self, token: str) -> tuple[Identity, str, Mapping[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -290,7 +317,7 @@ class TokenVerifier:
         subject = claims.get(self.subject_claim)
         if not isinstance(subject, str) or not subject.strip():
             raise InvalidToken(f"the token's {self.subject_claim!r} claim is not a person id")
-        return Identity(subject, token, claims, self._trusted_roles(claims))
+        return Identity(subject, token, claims, self._trusted_roles(claims)), kid, jwk
 
     def _trusted_roles(self, claims: Mapping[str, Any]) -> frozenset[str]:
         """The roles of AUTH_ROLES_CLAIM, a dotted path into the claims (Keycloak puts realm

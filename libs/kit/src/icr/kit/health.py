@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
@@ -10,6 +11,15 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 Check = Callable[[], Awaitable[None]]
+log = logging.getLogger(__name__)
+
+
+class NotReady(Exception):
+    """A check's own account of what is wrong, written for /health/ready's answer.
+
+    Anything else a check raises is reported as plain `down`: a driver's message can carry a
+    connection string, a host name or a credential, so it goes to the log, not to the caller.
+    """
 
 
 class Readiness:
@@ -23,17 +33,22 @@ class Readiness:
         self.checks[name] = check
 
     async def run(self) -> dict[str, str]:
-        async def one(check: Check) -> str:
+        """Each check's state: `ok`, `timeout`, `down`, or `down: <its NotReady reason>`."""
+
+        async def one(name: str, check: Check) -> str:
             try:
                 await asyncio.wait_for(check(), self.timeout)
             except TimeoutError:
                 return "timeout"
-            except Exception as exc:
-                return f"down: {type(exc).__name__}: {exc}"[:300]
+            except NotReady as exc:
+                return f"down: {exc}"[:300]
+            except Exception:
+                log.warning("readiness check failed", extra={"check": name}, exc_info=True)
+                return "down"
             return "ok"
 
         names = list(self.checks)
-        results = await asyncio.gather(*(one(self.checks[n]) for n in names))
+        results = await asyncio.gather(*(one(n, self.checks[n]) for n in names))
         return dict(zip(names, results, strict=True))
 
 

@@ -31,6 +31,7 @@ from icr.kit.mongo import Document
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+_DUPLICATE_KEY = 11000
 T = TypeVar("T")
 
 PENDING = "outbox_pending"
@@ -127,6 +128,44 @@ class Outbox:
             }
         )
         self._woken(collection, doc["_id"], entries)
+
+    async def insert_many(
+        self,
+        collection: AsyncCollection[Document],
+        docs: Sequence[tuple[Document, Sequence[Event]]],
+    ) -> set[Any]:
+        """Insert new aggregate documents, each with its first events, in one round trip; each
+        is one atomic document write as with `insert`. Returns the `_id`s inserted: a document
+        whose `_id` (or another unique key) exists is refused alone, the others still go in."""
+        self._check(collection)
+        rows = []
+        for doc, events in docs:
+            entries = self.entries(events)
+            rows.append(
+                {
+                    **doc,
+                    "version": 1,
+                    OUTBOX: entries,
+                    PENDING: bool(entries),
+                    **({SINCE: datetime.now(UTC)} if entries else {}),
+                    SEQ: 0,
+                }
+            )
+        if not rows:
+            return set()
+        refused: set[int] = set()
+        try:
+            await collection.insert_many(rows, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            refused = {e["index"] for e in errors}
+        inserted = {row["_id"] for n, row in enumerate(rows) if n not in refused}
+        for row in rows:
+            if row["_id"] in inserted:
+                self._woken(collection, row["_id"], row[OUTBOX])
+        return inserted
 
     async def update(
         self,

@@ -28,7 +28,7 @@ from tenacity import (
 from icr.contracts.topics import Topic
 from icr.kit.auth import TokenVerifier, install_auth
 from icr.kit.consumer import CONSUMER_INDEXES, ConsumerRunner, Subscription, dead_letter_topic
-from icr.kit.health import Readiness, health_router
+from icr.kit.health import NotReady, Readiness, health_router
 from icr.kit.http import Deadlines, install_middleware
 from icr.kit.inbox import INBOX_COLLECTION, INBOX_INDEXES, Inbox, purge_inbox
 from icr.kit.kafka import build_producer, ensure_topics
@@ -84,17 +84,18 @@ class Runtime:
 
     async def _kafka_check(self) -> None:
         if self.producer is None:
-            raise RuntimeError("producer not started")
+            raise NotReady("producer not started")
         await self.producer.client.fetch_all_metadata()
 
     async def _startup_check(self) -> None:
         if self.fatal is not None:
-            raise RuntimeError(f"cannot start: {self.fatal}")
+            # Our own refusal (stray outbox collections), not a driver's text.
+            raise NotReady(f"cannot start: {self.fatal}")
         if not self.started.is_set():
-            raise RuntimeError("still starting (waiting for the store or Kafka)")
+            raise NotReady("still starting (waiting for the store or Kafka)")
         for runner in self.consumers:
             if not runner.running:
-                raise RuntimeError(f"consumer {runner.group} not running")
+                raise NotReady(f"consumer {runner.group} not running")
 
     async def start(self) -> None:
         self.tasks.append(asyncio.create_task(self._supervise(), name="startup"))
@@ -230,6 +231,7 @@ def create_app(spec: ServiceSpec, *, title: str) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Before anything starts: settings that cannot verify tokens safely stop the process.
         verifier = TokenVerifier(spec.settings)
+        spec.settings.check_startup()
         app.state.verifier = verifier
         runtime = Runtime(spec)
         app.state.runtime = runtime

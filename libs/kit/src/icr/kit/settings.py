@@ -147,6 +147,10 @@ class ServiceSettings(BaseSettings):
         "rely on the projections' own apply_once guards.",
     )
 
+    def check_startup(self) -> None:
+        """Raises when these settings must not serve (a service's own secrets left at their
+        public defaults in production); `create_app` calls it before anything starts."""
+
     @property
     def bootstrap_admin_ids(self) -> frozenset[str]:
         return frozenset(p.strip() for p in self.bootstrap_admins.split(",") if p.strip())

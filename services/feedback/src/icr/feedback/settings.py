@@ -7,8 +7,13 @@ from datetime import timedelta
 from pydantic import Field, model_validator
 
 from icr.feedback.domain.policy import FeedbackPolicy
+from icr.kit.auth import AuthConfigError
 from icr.kit.periods import PeriodKind
 from icr.kit.settings import ServiceSettings
+
+DEV_ANSWER_KEY = "icr-feedback-answers"
+"""The public development key of campaign answers; production refuses it."""
+MIN_ANSWER_KEY = 16
 
 
 class FeedbackSettings(ServiceSettings):
@@ -61,7 +66,7 @@ class FeedbackSettings(ServiceSettings):
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="Durable timers' poll.")
     timer_lease_seconds: float = Field(default=5.0, gt=0, description="Durable timers' lease.")
     answer_key_secret: str = Field(
-        default="icr-feedback-answers",
+        default=DEV_ANSWER_KEY,
         description="Key of the hash that makes campaign answers one per person without naming "
         "them; set a secret of your own in production.",
     )
@@ -74,6 +79,18 @@ class FeedbackSettings(ServiceSettings):
         # Refused at start, not at the first resolution: the policy would fail there.
         self.policy  # noqa: B018
         return self
+
+    def check_startup(self) -> None:
+        # Anyone who knows the key can compute the HMAC of (campaign, department, person) for
+        # every invitee and match it with the answers' ids (in the store and in the events).
+        if self.environment == "production" and (
+            self.answer_key_secret == DEV_ANSWER_KEY or len(self.answer_key_secret) < MIN_ANSWER_KEY
+        ):
+            raise AuthConfigError(
+                "production needs an ANSWER_KEY_SECRET of its own (at least "
+                f"{MIN_ANSWER_KEY} characters): with the public default, campaign answers can "
+                "be matched to their respondents"
+            )
 
     @property
     def policy(self) -> FeedbackPolicy:

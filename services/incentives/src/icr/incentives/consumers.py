@@ -89,7 +89,7 @@ def react(sub: Subscription, deps: Deps) -> None:
 
     @sub.on(RatingSubmitted)
     async def settle_and_award_rater_when_rated(event: RatingSubmitted, envelope: Envelope) -> None:
-        await awards.award_rater_when_rating_submitted(
+        rating = awards.RatingGiven(
             request_id=event.request_id,
             rater_id=event.rater_id,
             rater_department_id=event.rater_department_id,
@@ -97,10 +97,10 @@ def react(sub: Subscription, deps: Deps) -> None:
             assignee_id=event.assignee_id,
             event_id=envelope.event_id,
             at=event.submitted_at,
-            deps=deps,
         )
         outcome = RatingOutcome("submitted", event.stars, envelope.event_id, event.submitted_at)
-        await awards.settle_when_rated(event.request_id, outcome, deps=deps)
+        # The rater's point and the round's awards (if this completes it) in one write.
+        await awards.settle_when_rated(event.request_id, outcome, deps=deps, rating=rating)
 
     @sub.on(RatingExpired)
     async def settle_when_rating_expired(event: RatingExpired, envelope: Envelope) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -55,11 +55,17 @@ class FakeLedger:
         self.outbox.events += entry_events(entry)
         return True
 
+    async def append_many(self, entries: Sequence[Entry], *, project_due: datetime) -> set[str]:
+        return {e.id for e in entries if await self.append(e, project_due=project_due)}
+
     async def get(self, entry_id: str) -> Entry | None:
         return self.entries.get(entry_id)
 
     async def projected(self, entry_id: str) -> None:
         self.unprojected.discard(entry_id)
+
+    async def projected_many(self, entry_ids: Sequence[str]) -> None:
+        self.unprojected.difference_update(entry_ids)
 
     async def for_request(self, request_id: str) -> list[Entry]:
         return await self.for_requests([request_id])
@@ -122,6 +128,11 @@ class FakeAccounts:
             doc["reserved"] += entry.amount
             if entry.hold_id in doc["holds"]:
                 doc["holds"].remove(entry.hold_id)
+            doc.setdefault("spent", []).append(entry.hold_id)
+
+    async def apply_many(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            await self.apply(entry)
 
     async def get(self, account: str) -> Account | None:
         doc = self.docs.get(account)
@@ -142,7 +153,7 @@ class FakeAccounts:
         doc = self.docs.get(account)
         if doc is None:
             return False
-        if hold_id in doc["holds"]:
+        if hold_id in doc["holds"] or hold_id in doc.get("spent", []):
             return True
         if doc["available"] < amount:
             return False
@@ -170,6 +181,10 @@ class FakeBoards:
                 self.applied.add((*line, entry.id))
                 self.points[line] += entry.amount
 
+    async def apply_many(self, entries: Sequence[Entry]) -> None:
+        for entry in entries:
+            await self.apply(entry)
+
     async def top(self, board: str, period: str, limit: int) -> list[BoardLine]:
         lines = [
             BoardLine(b, p, s, pts)
@@ -196,6 +211,9 @@ class FakeCaps:
         self.used[key] += amount
         self.applied[key].add(entry_id)
         return True
+
+    async def take_many(self, key: str, amounts: Sequence[tuple[str, int]], limit: int) -> set[str]:
+        return {i for i, a in amounts if await self.take(key, i, a, limit)}
 
 
 class FakeFacts:
@@ -237,6 +255,9 @@ class FakePolicies:
     async def in_effect(self, at: datetime) -> Policy:
         live = [p for p in self.by_version.values() if p.effective_from <= at]
         return max(live, key=lambda p: (p.effective_from, p.version), default=DEFAULT_POLICY)
+
+    async def in_effect_many(self, times: Sequence[datetime]) -> list[Policy]:
+        return [await self.in_effect(at) for at in times]
 
     async def latest(self) -> Policy:
         return self.by_version[max(self.by_version)] if self.by_version else DEFAULT_POLICY

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from icr.contracts import Event
 from icr.contracts.feedback import CampaignClosed, CampaignOpened, GroupResult, Question
+from icr.feedback.domain.anonymity import shown_parts
 from icr.feedback.domain.errors import Conflict, FieldError, InvalidInput
 from icr.feedback.domain.scores import nps
 
@@ -203,11 +204,12 @@ def results_of(campaign: Campaign, answers: Iterable[Answer]) -> list[GroupResul
         groups[(answer.provider_department_id, answer.respondent_department_id)].append(answer)
     scale = [q.question_id for q in campaign.questions if q.kind == QuestionKind.SCALE]
     nps_q = campaign.nps_question
+    shown = _shown_groups({g: len(m) for g, m in groups.items()}, campaign.threshold)
     out = []
     for (provider, consumer), members in sorted(
         groups.items(), key=lambda g: (g[0][0], g[0][1] or "")
     ):
-        if len(members) < campaign.threshold:
+        if (provider, consumer) not in shown:
             continue
         averages = {
             q: round(sum(a.scores[q] for a in members if q in a.scores) / len(members), 3)
@@ -224,3 +226,18 @@ def results_of(campaign: Campaign, answers: Iterable[Answer]) -> list[GroupResul
             )
         )
     return out
+
+
+def _shown_groups(
+    sizes: Mapping[tuple[str, str | None], int], threshold: int
+) -> set[tuple[str, str | None]]:
+    """The groups that may be shown: each at or above the threshold, and a department's pairs
+    only as far as no hidden pair can be recovered from its total (see `anonymity`)."""
+    shown: set[tuple[str, str | None]] = set()
+    for (provider, consumer), n in sizes.items():
+        if consumer is not None or n < threshold:
+            continue
+        shown.add((provider, None))
+        pairs = {g: m for g, m in sizes.items() if g[0] == provider and g[1] is not None}
+        shown |= shown_parts(pairs, threshold, {g: g[1] or "" for g in pairs})
+    return shown

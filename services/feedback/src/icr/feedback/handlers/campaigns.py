@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from icr.contracts.feedback import EvaluationSubmitted, GroupResult, Question
-from icr.feedback.domain.campaign import Answer, Campaign, results_of
+from icr.feedback.domain.campaign import Answer, Campaign, CampaignStatus, results_of
 from icr.feedback.domain.errors import Forbidden, NotFound
 from icr.feedback.handlers.access import check_admin, check_department_reader
 from icr.feedback.handlers.deps import Deps, retrying
@@ -143,13 +143,16 @@ class Results:
 async def campaign_results(
     campaign_id: str, *, member: Member, deps: Deps, department_id: str | None = None
 ) -> Results:
-    """Results of an open (live) or closed campaign, above the threshold only; admins see
-    every department, a department's manager and agents their own."""
+    """Results of a closed campaign, above the threshold only; admins see every department,
+    a department's manager and agents their own. An open campaign shows none: two reads a few
+    answers apart would differ by exactly those answers (and their comments)."""
     campaign = (await _campaign(campaign_id, deps)).value
     if department_id is None:
         check_admin(member)
     else:
         check_department_reader(member, department_id)
+    if campaign.status is CampaignStatus.OPEN:
+        return Results(campaign, [], {})
     answers = await deps.campaigns.answers(campaign_id, department_id)
     groups = results_of(campaign, answers)
     shown = {g.provider_department_id for g in groups if g.consumer_department_id is None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from icr.contracts.feedback import (
@@ -11,6 +12,7 @@ from icr.contracts.feedback import (
     RatingRequested,
     RatingSubmitted,
 )
+from icr.feedback.domain.anonymity import shown_parts
 from icr.feedback.domain.errors import NotFound, invalid
 from icr.feedback.domain.scores import Score, score_of
 from icr.feedback.handlers.access import check_admin, check_department_reader
@@ -152,8 +154,26 @@ async def department_scores(
     own = await deps.scores.cell(score_id(kind, key, department_id, None))
     if own is None:
         raise NotFound(f"no scores for {department_id} in {key}")
-    pairs = await deps.scores.cells(kind, key, Level.PAIR, department_id)
-    return score_of_cell(own.value, mean, deps), [score_of_cell(p, mean, deps) for p in pairs]
+    pairs = [
+        score_of_cell(p, mean, deps)
+        for p in await deps.scores.cells(kind, key, Level.PAIR, department_id)
+    ]
+    department = score_of_cell(own.value, mean, deps)
+    return department, _without_recoverable_nps(department, pairs, deps)
+
+
+def _without_recoverable_nps(department: Score, pairs: list[Score], deps: Deps) -> list[Score]:
+    """The pairs, with the NPS hidden where the department's NPS minus the shown pairs' would
+    give away a hidden pair's campaign answers (they are anonymous; ratings are not)."""
+    if department.nps is None:
+        return pairs
+    sizes = {p.consumer_department_id or "": p.nps_respondents for p in pairs}
+    threshold = deps.settings.anonymity_threshold
+    shown = shown_parts(sizes, threshold, {k: k for k in sizes})
+    return [
+        p if (p.consumer_department_id or "") in shown else dataclasses.replace(p, nps=None)
+        for p in pairs
+    ]
 
 
 async def score_table(

@@ -85,15 +85,20 @@ class Entry:
             out.append((DEPARTMENTS, period, self.department_id))
         return out
 
-    def revoked_by(self, source_event_id: str, *, reason: str, at: datetime) -> Entry:
-        """The entry that cancels this one, caused by `source_event_id`."""
+    def revoked_by(self, cause_event_id: str, *, reason: str, at: datetime) -> Entry:
+        """The entry that cancels this one, caused by `cause_event_id`.
+
+        Its key is the award's own (its source event, `revoke.<rule>`, its account), not the
+        cause's: an award can be revoked once, ever, whatever revokes it (a reopen and a
+        recovery handled at once by two consumer members each find it unrevoked; the ledger's
+        unique key refuses the second). The cause is named in the reason."""
         return Entry(
             account=self.account,
             department_id=self.department_id,
             amount=-self.amount,
             kind=Kind.REVOKE,
-            reason=reason,
-            source_event_id=source_event_id,
+            reason=f"{reason} ({cause_event_id})" if cause_event_id else reason,
+            source_event_id=self.source_event_id,
             rule_id=f"revoke.{self.rule_id}",
             policy_version=self.policy_version,
             at=at,

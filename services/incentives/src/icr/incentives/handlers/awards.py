@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from icr.contracts.requests import RequestReopened, RequestResolved, RequestSubmitted
-from icr.incentives.domain.ledger import Kind
+from icr.incentives.domain.ledger import Entry, Kind
 from icr.incentives.domain.settlement import (
     RatingOutcome,
     RequestFacts,
@@ -18,7 +19,7 @@ from icr.incentives.domain.settlement import (
     revocations,
 )
 from icr.incentives.handlers.deps import Deps, retrying
-from icr.incentives.handlers.ledger import pay, record_entry
+from icr.incentives.handlers.ledger import record_entries, within_caps
 from icr.incentives.handlers.ports import Versioned
 from icr.kit.outbox import ConcurrentUpdate
 
@@ -98,35 +99,43 @@ async def settle_when_resolved(event: RequestResolved, event_id: str, *, deps: D
     await settle(event.request_id, deps=deps, known=known)
 
 
-async def settle_when_rated(request_id: str, outcome: RatingOutcome, *, deps: Deps) -> None:
-    """A rating submitted, expired or skipped: the outcome the round's rules wait for."""
-    known = await change_facts(request_id, lambda facts: facts.rated(outcome), deps=deps)
-    await settle(request_id, deps=deps, known=known)
+@dataclass(frozen=True)
+class RatingGiven:
+    """A submitted rating, as the rater's rules need it."""
+
+    request_id: str
+    rater_id: str
+    rater_department_id: str
+    provider_department_id: str
+    assignee_id: str | None
+    event_id: str
+    at: datetime
 
 
-async def award_rater_when_rating_submitted(
-    *,
+async def settle_when_rated(
     request_id: str,
-    rater_id: str,
-    rater_department_id: str,
-    provider_department_id: str,
-    assignee_id: str | None,
-    event_id: str,
-    at: datetime,
+    outcome: RatingOutcome,
+    *,
     deps: Deps,
+    rating: RatingGiven | None = None,
 ) -> None:
-    policy = await deps.policies.in_effect(at)
-    for entry in rater_awards(
-        request_id=request_id,
-        rater_id=rater_id,
-        rater_department_id=rater_department_id,
-        provider_department_id=provider_department_id,
-        assignee_id=assignee_id,
-        event_id=event_id,
-        at=at,
-        policy=policy,
-    ):
-        await record_entry(entry, deps=deps)
+    """A rating submitted, expired or skipped: the outcome the round's rules wait for. `rating`:
+    a submitted one, whose rater's point is written with the round's awards.
+
+    Usually the resolution is in and this outcome completes the round: then the round is
+    settled on the facts as read, and the outcome is saved with the settled mark in one write
+    (a crash before it leaves the facts as they were, and the redelivery settles again, paying
+    nothing twice)."""
+
+    def rated(facts: RequestFacts) -> bool:
+        return facts.rated(outcome)
+
+    known = await deps.facts.get(request_id)
+    if known is not None and rated(known.value) and known.value.ready:
+        await settle(request_id, deps=deps, known=known, rating=rating, unsaved=rated)
+        return
+    known = await change_facts(request_id, rated, deps=deps)
+    await settle(request_id, deps=deps, known=known, rating=rating)
 
 
 async def settle(
@@ -135,43 +144,75 @@ async def settle(
     deps: Deps,
     timed_out: bool = False,
     known: Versioned[RequestFacts] | None = None,
+    rating: RatingGiven | None = None,
+    unsaved: Change | None = None,
 ) -> None:
     """Pays the current round's resolution awards once every fact is in (or the rating wait
     ran out), then marks the round settled. A crash in between pays nothing twice: each award
-    is keyed by (resolution event, rule, account). `known`: the facts as just saved."""
-    known = known or await deps.facts.get(request_id)
+    is keyed by (resolution event, rule, account). `known`: the facts as just saved, or with
+    the change `unsaved` applied but not saved yet (saved with the mark); `rating`: a rating
+    whose rater's point is written with the awards (even if the round does not settle now)."""
+    plan = _round_to_settle(known, deps=deps, timed_out=timed_out) if known else None
     if known is None:
+        known = await deps.facts.get(request_id)
+        plan = _round_to_settle(known, deps=deps, timed_out=timed_out) if known else None
+    times = ([] if plan is None else [plan.resolution_at]) + ([] if rating is None else [rating.at])
+    policies = await deps.policies.in_effect_many(times) if times else []
+    also: list[Entry] = []
+    if rating is not None:
+        also = rater_awards(**vars(rating), policy=policies[-1])
+    if plan is None:
+        await record_entries(also, deps=deps)
         return
-    facts = known.value
-    resolution = facts.resolution
-    if facts.settled or resolution is None:
-        return
-    if not facts.ready:
-        if not timed_out:
-            return
-        facts = as_timed_out(facts, deps.clock())
-    policy = await deps.policies.in_effect(resolution.resolved_at)
-    for entry in resolution_awards(facts, policy):
-        await pay(entry, policy, deps=deps)
-    settled_round = facts.round
+    assert known is not None
+    policy = policies[0]
+    awards = await within_caps(resolution_awards(plan.facts, policy), policy, deps=deps)
+    await record_entries([*also, *awards], deps=deps)
+    settled_round = plan.facts.round
 
     def settled(current: RequestFacts) -> bool:
+        changed = unsaved(current) if unsaved is not None else False
         if current.round != settled_round or current.settled:
-            return False
+            return changed
         current.mark_settled()
         return True
 
     try:
         # The facts as read: usually still current, so the mark needs no second read.
-        if not settled(known.value):
-            return
+        known.value.mark_settled()
         await deps.facts.save(known)
         after = known.value
     except ConcurrentUpdate:
         after = (await change_facts(request_id, settled, deps=deps)).value
+    if after.round != settled_round:
+        # Reopened while this paid: the reopen's clawback may have read the ledger before these
+        # awards were in it, so revoke them here (an award is revoked once whoever gets there).
+        await revoke_round(after, settled_round, "", "request reopened", deps)
+        return
     if after.recovery_needed:
         # Recovery was flagged while this settled: its awards must not stand.
         await revoke_round(after, after.round, after.recovery_event_id, "recovery needed", deps)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    facts: RequestFacts
+    resolution_at: datetime
+
+
+def _round_to_settle(
+    known: Versioned[RequestFacts], *, deps: Deps, timed_out: bool
+) -> _Plan | None:
+    """The facts to settle (as of the resolution's time); None if not ready."""
+    facts = known.value
+    resolution = facts.resolution
+    if facts.settled or resolution is None:
+        return None
+    if not facts.ready:
+        if not timed_out:
+            return None
+        facts = as_timed_out(facts, deps.clock())
+    return _Plan(facts, resolution.resolved_at)
 
 
 async def settle_when_due(request_id: str, *, deps: Deps) -> None:
@@ -212,6 +253,6 @@ async def revoke_round(
     revoked = {e.revokes for e in entries if e.kind == Kind.REVOKE}
     awards = [e for e in entries if e.round == round and e.id not in revoked]
     at = deps.clock()
-    for entry in revocations(awards, source_event_id=source_event_id, reason=reason, at=at):
-        await record_entry(entry, deps=deps)
+    revoking = revocations(awards, source_event_id=source_event_id, reason=reason, at=at)
+    for entry in await record_entries(revoking, deps=deps):
         log.info("points revoked", extra={"entry_id": entry.id, "request_id": facts.request_id})

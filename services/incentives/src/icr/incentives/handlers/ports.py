@@ -11,7 +11,7 @@ fakes for the fast tier. The contract every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -61,11 +61,17 @@ class Ledger(Protocol):
         """Insert the entry with its event; False if an entry with its key exists."""
         ...
 
+    async def append_many(self, entries: Sequence[Entry], *, project_due: datetime) -> set[str]:
+        """`append` for several entries in one round trip; the ids that were new."""
+        ...
+
     async def get(self, entry_id: str) -> Entry | None: ...
 
     async def projected(self, entry_id: str) -> None:
         """The entry is counted into accounts and boards: its timer is cleared."""
         ...
+
+    async def projected_many(self, entry_ids: Sequence[str]) -> None: ...
 
     async def for_request(self, request_id: str) -> list[Entry]: ...
 
@@ -93,6 +99,8 @@ class Ledger(Protocol):
 class Accounts(Protocol):
     async def apply(self, entry: Entry) -> None: ...
 
+    async def apply_many(self, entries: Sequence[Entry]) -> None: ...
+
     async def get(self, account: str) -> Account | None: ...
 
     async def in_department(self, department_id: str) -> list[Account]: ...
@@ -112,6 +120,8 @@ class Accounts(Protocol):
 class Boards(Protocol):
     async def apply(self, entry: Entry) -> None: ...
 
+    async def apply_many(self, entries: Sequence[Entry]) -> None: ...
+
     async def top(self, board: str, period: str, limit: int) -> list[BoardLine]: ...
 
     async def line(self, board: str, period: str, subject_id: str) -> BoardLine | None: ...
@@ -121,6 +131,10 @@ class Caps(Protocol):
     async def take(self, key: str, entry_id: str, amount: int, limit: int) -> bool:
         """Count `amount` under `key` if it stays within `limit`; True if counted (also when
         this entry was counted before)."""
+        ...
+
+    async def take_many(self, key: str, amounts: Sequence[tuple[str, int]], limit: int) -> set[str]:
+        """`take` for several (entry id, amount) under one key; the ids counted."""
         ...
 
 
@@ -140,6 +154,10 @@ class FactsRepository(Protocol):
 
 class PolicyRepository(Protocol):
     async def in_effect(self, at: datetime) -> Policy: ...
+
+    async def in_effect_many(self, times: Sequence[datetime]) -> list[Policy]:
+        """The version in effect at each of `times`, in one read."""
+        ...
 
     async def latest(self) -> Policy: ...
 

@@ -38,7 +38,9 @@ async def redeem(reward_id: str, *, member: Member, deps: Deps) -> Redemption:
         requested_at=now,
     )
     await deps.redemptions.add(redemption, due_at=_grace(deps))
-    done = await advance_redemption(redemption.redemption_id, deps=deps)
+    # Lost to the timer of another replica (this one stalled)? Each step is idempotent: run
+    # again, it reads what the other did and answers with it rather than a conflict.
+    done = await retrying(deps, lambda: advance_redemption(redemption.redemption_id, deps=deps))
     if done.state == State.REJECTED:
         if done.reason == "insufficient_points":
             raise InsufficientPoints(f"{reward.cost} points needed; not enough available")

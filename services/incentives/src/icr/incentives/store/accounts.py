@@ -10,11 +10,14 @@ concurrent redemptions can never take an account below zero.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pymongo import ASCENDING, IndexModel
 
 from icr.incentives.domain.ledger import Entry, is_department
 from icr.incentives.handlers.ports import Account
-from icr.kit.mongo import Document, Mongo, apply_once
+from icr.incentives.store.bulk import KEEP, apply_each_once
+from icr.kit.mongo import Document, Mongo
 
 ACCOUNTS = "accounts"
 ACCOUNT_INDEXES = [IndexModel([("department_id", ASCENDING)], name="by_department")]
@@ -30,27 +33,38 @@ def _account(doc: Document) -> Account:
     )
 
 
+def _update(entry: Entry) -> Document:
+    inc: Document = {"balance": entry.amount}
+    if entry.earning:
+        inc["earned"] = entry.amount
+    if entry.hold_id is None:
+        inc["available"] = entry.amount
+    else:
+        # The hold already took these points out of `available`; now they are spent.
+        inc["reserved"] = entry.amount
+    update: Document = {"$inc": inc}
+    if entry.hold_id is not None:
+        # The hold is spent, and remembered as spent: a replica that stalled between its debit
+        # lookup and its hold must find it taken, not take a second one that nothing releases.
+        update["$pull"] = {"holds": entry.hold_id}
+        update["$push"] = {"spent_holds": {"$each": [entry.hold_id], "$slice": -KEEP}}
+    if not is_department(entry.account):
+        update["$set"] = {"department_id": entry.department_id}
+    else:
+        update["$set"] = {"department_id": entry.department_id, "department": True}
+    return update
+
+
 class AccountStore:
     def __init__(self, mongo: Mongo) -> None:
         self.collection = mongo.collection(ACCOUNTS)
 
     async def apply(self, entry: Entry) -> None:
-        inc: Document = {"balance": entry.amount}
-        if entry.earning:
-            inc["earned"] = entry.amount
-        if entry.hold_id is None:
-            inc["available"] = entry.amount
-        else:
-            # The hold already took these points out of `available`; now they are spent.
-            inc["reserved"] = entry.amount
-        update: Document = {"$inc": inc}
-        if entry.hold_id is not None:
-            update["$pull"] = {"holds": entry.hold_id}
-        if not is_department(entry.account):
-            update["$set"] = {"department_id": entry.department_id}
-        else:
-            update["$set"] = {"department_id": entry.department_id, "department": True}
-        await apply_once(self.collection, entry.account, update, event_id=entry.id)
+        await self.apply_many([entry])
+
+    async def apply_many(self, entries: Sequence[Entry]) -> None:
+        """Counts each entry into its account, once per entry id, in one round trip."""
+        await apply_each_once(self.collection, [(e.account, _update(e), e.id) for e in entries])
 
     async def get(self, account: str) -> Account | None:
         doc = await self.collection.find_one({"_id": account})
@@ -66,13 +80,22 @@ class AccountStore:
 
     async def hold(self, account: str, hold_id: str, amount: int) -> bool:
         result = await self.collection.update_one(
-            {"_id": account, "available": {"$gte": amount}, "holds": {"$ne": hold_id}},
+            {
+                "_id": account,
+                "available": {"$gte": amount},
+                "holds": {"$ne": hold_id},
+                "spent_holds": {"$ne": hold_id},
+            },
             {"$inc": {"available": -amount, "reserved": amount}, "$push": {"holds": hold_id}},
         )
         if result.modified_count:
             return True
-        doc = await self.collection.find_one({"_id": account}, projection={"holds": 1})
-        return doc is not None and hold_id in doc.get("holds", [])
+        doc = await self.collection.find_one(
+            {"_id": account}, projection={"holds": 1, "spent_holds": 1}
+        )
+        return doc is not None and (
+            hold_id in doc.get("holds", []) or hold_id in doc.get("spent_holds", [])
+        )
 
     async def release(self, account: str, hold_id: str, amount: int) -> None:
         await self.collection.update_one(

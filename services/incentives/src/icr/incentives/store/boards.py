@@ -10,24 +10,24 @@ moved, published with the entry.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from icr.incentives.domain.ledger import Entry
 from icr.incentives.handlers.ports import BoardLine
-from icr.kit.mongo import Document, Mongo, apply_once
+from icr.incentives.store.bulk import KEEP, apply_each_once
+from icr.kit.mongo import Document, Mongo
 
 BOARDS = "leaderboard"
 CAPS = "award_caps"
-KEEP = 500
 BOARD_INDEXES = [
     IndexModel(
         [("board", ASCENDING), ("period", ASCENDING), ("points", DESCENDING), ("_id", ASCENDING)],
         name="top",
     )
 ]
-_DUPLICATE_KEY = 11000
 
 
 def line_id(board: str, period: str, subject_id: str) -> str:
@@ -51,28 +51,14 @@ class BoardStore:
         self.collection = mongo.collection(BOARDS)
 
     async def apply(self, entry: Entry) -> None:
-        counts = [_count(entry, *line) for line in entry.board_lines()]
-        statements = [
-            UpdateOne(
-                {"_id": key, "applied_events": {"$ne": entry.id}},
-                {**update, "$push": {"applied_events": {"$each": [entry.id], "$slice": -KEEP}}},
-                upsert=True,
-            )
-            for key, update in counts
-        ]
-        if not statements:
-            return
-        try:
-            await self.collection.bulk_write(statements, ordered=False)
-        except BulkWriteError as exc:
-            # A duplicate key: the line exists and either counted this entry already, or was
-            # created by another entry a moment ago. One guarded update each tells them apart.
-            failed = {e["index"] for e in exc.details.get("writeErrors", [])}
-            if any(e.get("code") != _DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
-            for index in sorted(failed):
-                key, update = counts[index]
-                await apply_once(self.collection, key, update, event_id=entry.id)
+        await self.apply_many([entry])
+
+    async def apply_many(self, entries: Sequence[Entry]) -> None:
+        """Counts every entry into all its lines in one bulk write of guarded `$inc`s."""
+        await apply_each_once(
+            self.collection,
+            [(*_count(e, *line), e.id) for e in entries for line in e.board_lines()],
+        )
 
     async def top(self, board: str, period: str, limit: int) -> list[BoardLine]:
         docs = self.collection.find(
@@ -91,6 +77,25 @@ class CapStore:
 
     def __init__(self, mongo: Mongo) -> None:
         self.collection = mongo.collection(CAPS)
+
+    async def take_many(self, key: str, amounts: Sequence[tuple[str, int]], limit: int) -> set[str]:
+        """`take` for several entries under one key; the ids counted. First all together in one
+        guarded upsert (the usual case: none counted before, room for all); else one by one, in
+        order, each all or nothing."""
+        ids, total = [i for i, _ in amounts], sum(a for _, a in amounts)
+        if ids and total <= limit:
+            guarded = {"_id": key, "used": {"$lte": limit - total}, "applied": {"$nin": ids}}
+            update = {
+                "$inc": {"used": total},
+                "$push": {"applied": {"$each": ids, "$slice": -KEEP}},
+            }
+            try:
+                result = await self.collection.update_one(guarded, update, upsert=True)
+                if result.modified_count or result.upserted_id is not None:
+                    return set(ids)
+            except DuplicateKeyError:
+                pass  # the counter exists and refused the lot: one by one tells which fit
+        return {i for i, a in amounts if await self.take(key, i, a, limit)}
 
     async def take(self, key: str, entry_id: str, amount: int, limit: int) -> bool:
         if amount > limit:

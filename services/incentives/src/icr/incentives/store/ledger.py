@@ -7,7 +7,7 @@ the second insert of an entry fails with a duplicate key and pays nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,12 +111,29 @@ class LedgerStore:
             return False
         return True
 
+    async def append_many(self, entries: Sequence[Entry], *, project_due: datetime) -> set[str]:
+        """All the entries (and their events) in one round trip; the ids that were new. Each
+        entry is still one document with its events, refused alone by the unique key."""
+        now = datetime.now(UTC)
+        docs = [
+            ({**entry_to_doc(e), "recorded_at": now, PROJECT_DUE: project_due}, entry_events(e))
+            for e in entries
+        ]
+        inserted: set[str] = await self.outbox.insert_many(self.collection, docs)
+        return inserted
+
     async def get(self, entry_id: str) -> Entry | None:
         doc = await self.collection.find_one({"_id": entry_id})
         return None if doc is None else entry_from_doc(doc)
 
     async def projected(self, entry_id: str) -> None:
         await self.collection.update_one({"_id": entry_id}, {"$set": {PROJECT_DUE: None}})
+
+    async def projected_many(self, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self.collection.update_many(
+                {"_id": {"$in": list(entry_ids)}}, {"$set": {PROJECT_DUE: None}}
+            )
 
     async def for_request(self, request_id: str) -> list[Entry]:
         return await self.for_requests([request_id])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +90,20 @@ class PolicyStore:
         )
         return DEFAULT_POLICY if doc is None else policy_from_doc(doc)
 
+    async def in_effect_many(self, times: Sequence[datetime]) -> list[Policy]:
+        """The version in effect at each of `times`, in one read: the versions from the latest
+        of them backwards, until one is in effect at the earliest (usually the first)."""
+        earliest, found = min(times), []
+        docs = self.collection.find(
+            {"effective_from": {"$lte": max(times)}},
+            sort=[("effective_from", DESCENDING), ("_id", DESCENDING)],
+        )
+        async for doc in docs:
+            found.append(policy_from_doc(doc))
+            if doc["effective_from"] <= earliest:
+                break
+        return [_in_effect(found, at) for at in times]
+
     async def latest(self) -> Policy:
         doc = await self.collection.find_one({"_id": {"$gte": 1}}, sort=[("_id", DESCENDING)])
         return DEFAULT_POLICY if doc is None else policy_from_doc(doc)
@@ -110,3 +125,7 @@ class PolicyStore:
             await self.outbox.insert(self.collection, policy_to_doc(policy), [event])
         except DuplicateKeyError:
             raise Conflict(f"policy version {policy.version} was published meanwhile") from None
+
+
+def _in_effect(newest_first: list[Policy], at: datetime) -> Policy:
+    return next((p for p in newest_first if p.effective_from <= at), DEFAULT_POLICY)
