@@ -7,6 +7,7 @@ COPY pyproject.toml uv.lock ./
 COPY libs libs
 COPY services services
 COPY gateway gateway
+COPY cli cli
 RUN uv sync --frozen --no-dev --no-editable
 
 # GraphiQL's files (React, GraphiQL) from the npm registry with npm's client, checked against

@@ -10,7 +10,7 @@ STATE := $(or $(ICR_STATE_DIR),.local)
 PERSON ?= admin
 HOURS ?= 8
 
-.PHONY: help install up down status logs test lint typecheck unit infra-test-up infra-test-down schemas bench clean token
+.PHONY: help install up down status logs test lint typecheck unit infra-test-up infra-test-down schemas bench clean token seed simulate
 
 help:
 	@echo "make up       install everything and start Kafka, the store, three services and the gateway"
@@ -20,6 +20,8 @@ help:
 	@echo "make status   what is running"
 	@echo "make token PERSON=ana [HOURS=8]   print a development bearer token for a person"
 	@echo "make schemas  regenerate the event JSON Schemas under docs/events/"
+	@echo "make seed     the demo organisation (make up does it once; ICR_SEED=0 skips it)"
+	@echo "make simulate [WEEKS=4 RATE=20 SEED=1]   plausible activity through the API"
 
 install:
 	@bash deploy/local/install.sh
@@ -27,15 +29,27 @@ install:
 up: install
 	@$(PYTHON) deploy/local/infra.py up --profile dev
 	@$(PYTHON) deploy/local/apps.py up --profile dev
+	@# The demo organisation on an empty directory: a later `make up` leaves yours alone.
+	@if [ "$${ICR_SEED:-1}" != 0 ]; then \
+	  $(UV) run --quiet icr seed --if-empty --size $${ICR_SEED_SIZE:-300}; fi
 	@echo
 	@echo "ICR is up.  GraphQL (with GraphiQL): http://127.0.0.1:8000/graphql"
 	@echo "Services: requests :8001, feedback :8002, incentives :8003 (/docs for OpenAPI)"
-	@echo "A token (the bootstrap admin's; any person id works): make -s token PERSON=admin"
+	@echo "The demo organisation (icr seed; ICR_SEED=0 skips it): ana (Sales), bo (IT agent), mei (IT manager), admin"
+	@echo "A token for anyone: make -s token PERSON=ana.  More: uv run icr --help"
 	@echo "Logs: .local/dev/apps/*.log, .local/dev/kafka/, .local/dev/mongo/.  Stop: make down"
 
 # A development token, signed with the key `make up` created (the apps trust nothing else).
 token:
-	@$(UV) run --quiet python -m icr.kit.devidentity token "$(PERSON)" --hours $(HOURS) --dir $(STATE)/dev/identity
+	@$(UV) run --quiet icr token "$(PERSON)" --hours $(HOURS) --identity-dir $(STATE)/dev/identity
+
+# The demo organisation again (idempotent: only what differs from the plan is written).
+seed: install
+	@$(UV) run icr seed
+
+# A month of activity on the running platform (see docs/cli.md for how the clock works).
+simulate: install
+	@$(UV) run icr simulate --weeks $${WEEKS:-4} --rate $${RATE:-20} --seed $${SEED:-1}
 
 down:
 	@$(PYTHON) deploy/local/apps.py down --profile dev
@@ -50,7 +64,7 @@ lint: install
 	$(UV) run ruff format --check .
 
 typecheck: install
-	$(UV) run mypy libs/kit/src libs/contracts/src services/requests/src services/feedback/src services/incentives/src gateway/src
+	$(UV) run mypy libs/kit/src libs/contracts/src services/requests/src services/feedback/src services/incentives/src gateway/src cli/src
 
 # The fast tier: domain and use-case tests on in-memory fakes; needs neither Kafka nor the store.
 unit: install

@@ -22,7 +22,7 @@ if [ "$mode" = test ]; then
     echo "merge conflict markers left in the files above"; exit 1
   fi
   echo "== mypy"; "$UV" run mypy libs/kit/src libs/contracts/src services/requests/src \
-    services/feedback/src services/incentives/src gateway/src
+    services/feedback/src services/incentives/src gateway/src cli/src
 fi
 
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ] || [ -z "${MONGO_URL:-}" ]; then

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from icr.kit.testing import auth_settings_for_test, bearer
+from icr.kit.testing import auth_settings_for_test, bearer, issuer_for_tests
 
 ROOT = Path(__file__).resolve().parents[2]
 # ICR_APPS_PORT_BASE moves the four apps (engineers sharing a machine each take their own).
@@ -135,5 +135,67 @@ def platform() -> Iterator[Platform]:
             db_prefix=env["MONGO_DB_PREFIX"],
             env=env,
         )
+    finally:
+        _apps("down", env)
+
+
+# The demo organisation (`icr seed`) on a platform of its own: the shared one above holds the
+# other tests' departments and people, which a seed must not meet (nor they it).
+DEMO_BASE = BASE + 10
+
+
+@dataclass
+class Demo:
+    platform: Platform
+    env: dict[str, str]
+
+    def icr(
+        self, *args: str, timeout: float = 300, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "icr.cli.main", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=ROOT,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"icr {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    run = secrets.token_hex(3)
+    state = tmp_path_factory.mktemp("demo-state")
+    auth = {name.upper(): value for name, value in auth_settings_for_test().items()}
+    env = {
+        **os.environ,
+        "ICR_APPS_PORT_BASE": str(DEMO_BASE),
+        "ICR_STATE_DIR": str(state),  # its own pid files beside the shared platform's
+        "KAFKA_TOPIC_PREFIX": f"demo{run}.",
+        "MONGO_DB_PREFIX": f"demo{run}_",
+        "BOOTSTRAP_ADMINS": "admin",
+        "OUTBOX_POLL_SECONDS": "0.2",
+        "ICR_IDENTITY_DIR": str(issuer_for_tests().directory),
+        **auth,
+    }
+    env.pop("ICR_GATEWAY_URL", None)
+    for name in ("REQUESTS_URL", "FEEDBACK_URL", "INCENTIVES_URL"):
+        env.pop(name, None)
+    _apps("up", env)
+    try:
+        urls = (f"http://127.0.0.1:{DEMO_BASE + i}" for i in range(4))
+        demo = Demo(
+            Platform(
+                *urls, topic_prefix=env["KAFKA_TOPIC_PREFIX"], db_prefix=env["MONGO_DB_PREFIX"]
+            ),
+            env,
+        )
+        demo.icr("seed")
+        yield demo
     finally:
         _apps("down", env)

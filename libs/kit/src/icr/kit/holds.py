@@ -188,6 +188,33 @@ def _filter(settings: ServiceSettings, group: str | None, aggregate: str | None)
     return query
 
 
+async def find_holds(
+    mongo: Mongo,
+    settings: ServiceSettings,
+    *,
+    group: str | None = None,
+    aggregate: str | None = None,
+    with_event: bool = False,
+) -> list[Document]:
+    """The service's holds (of a group, an aggregate), without the stored event unless asked."""
+    projection = None if with_event else {"event": 0}
+    query = _filter(settings, group, aggregate)
+    return [d async for d in mongo.collection(HOLDS_COLLECTION).find(query, projection)]
+
+
+async def parked_count(mongo: Mongo, key: str) -> int:
+    return await mongo.collection(PARKED_COLLECTION).count_documents({"hold": key})
+
+
+async def request_action(mongo: Mongo, key: str, action: str) -> None:
+    """Asks the consumer that owns the hold's partition to re-drive or skip it."""
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {ACTIONS}")
+    await mongo.collection(HOLDS_COLLECTION).update_one(
+        {"_id": key}, {"$set": {"action": action, "requested_at": datetime.now(UTC)}}
+    )
+
+
 async def _command(args: argparse.Namespace, out: Any) -> int:
     settings = ServiceSettings(service_name=args.service)
     mongo = Mongo(settings)
@@ -216,13 +243,10 @@ async def _act(args: argparse.Namespace, settings: ServiceSettings, mongo: Mongo
             file=sys.stderr,
         )
         return 2
-    holds = mongo.collection(HOLDS_COLLECTION)
-    parked = mongo.collection(PARKED_COLLECTION)
-    query = _filter(settings, args.group, args.aggregate)
-    docs = [d async for d in holds.find(query, {"event": 0})]
+    docs = await find_holds(mongo, settings, group=args.group, aggregate=args.aggregate)
     if args.command == "list":
         for d in docs:
-            count = await parked.count_documents({"hold": d["_id"]})
+            count = await parked_count(mongo, d["_id"])
             print(
                 f"{d['group']}  {d['aggregate_id']}  reason={d['reason']}  "
                 f"event={d['event_type']} v{d['version']} seq={d.get('sequence')} "
@@ -233,7 +257,7 @@ async def _act(args: argparse.Namespace, settings: ServiceSettings, mongo: Mongo
         print(f"{len(docs)} hold(s)", file=out)
         if not docs and args.group:
             # A misspelt group lists nothing, like a group without holds: say which have some.
-            groups = sorted(await holds.distinct("group"))
+            groups = sorted(await mongo.collection(HOLDS_COLLECTION).distinct("group"))
             print(f"note: groups with holds: {', '.join(groups) or 'none'}", file=sys.stderr)
         return 0
     if not docs:
@@ -250,10 +274,7 @@ async def _act(args: argparse.Namespace, settings: ServiceSettings, mongo: Mongo
         )
         return 2
     for d in docs:
-        await holds.update_one(
-            {"_id": d["_id"]},
-            {"$set": {"action": args.command, "requested_at": datetime.now(UTC)}},
-        )
+        await request_action(mongo, d["_id"], args.command)
         print(f"{args.command} requested for {d['group']} {d['aggregate_id']}", file=out)
     return 0
 

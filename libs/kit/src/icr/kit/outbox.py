@@ -302,17 +302,7 @@ class Relay:
         self._next_metrics = loop.time() + self.settings.outbox_metrics_seconds
         database = self.settings.database
         for name, collection in self.collections.items():
-            backlog = await collection.count_documents({PENDING: True})
-            oldest = await collection.find_one(
-                {PENDING: True, SINCE: {"$gte": _EPOCH}},
-                projection={SINCE: 1},
-                sort=[(PENDING, ASCENDING), (SINCE, ASCENDING)],
-            )
-            age = 0.0
-            if oldest is not None:
-                since: datetime = oldest[SINCE]
-                since = since if since.tzinfo else since.replace(tzinfo=UTC)
-                age = max(0.0, (await self.clock.now() - since).total_seconds())
+            backlog, age = await backlog_of(collection, await self.clock.now())
             metrics.OUTBOX_BACKLOG.labels(database=database, collection=name).set(backlog)
             metrics.OUTBOX_OLDEST_AGE.labels(database=database, collection=name).set(age)
 
@@ -536,6 +526,32 @@ def _done(claimed: int) -> Document:
 
 def _lease_over(now: datetime) -> Document:
     return {"$or": [{LEASE_UNTIL: None}, {LEASE_UNTIL: {"$lt": now}}]}
+
+
+async def backlog_of(collection: AsyncCollection[Document], now: datetime) -> tuple[int, float]:
+    """Pending documents of one outbox collection and the age in seconds of the oldest (0 when
+    none): the relay's metrics and `icr status` read it the same way, on the outbox index."""
+    backlog = await collection.count_documents({PENDING: True})
+    oldest = await collection.find_one(
+        {PENDING: True, SINCE: {"$gte": _EPOCH}},
+        projection={SINCE: 1},
+        sort=[(PENDING, ASCENDING), (SINCE, ASCENDING)],
+    )
+    if oldest is None:
+        return backlog, 0.0
+    since: datetime = oldest[SINCE]
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return backlog, max(0.0, (now - since).total_seconds())
+
+
+async def outbox_collections(collections: dict[str, AsyncCollection[Document]]) -> list[str]:
+    """The collections that carry the outbox index: those whose documents may hold events."""
+    found = []
+    for name, collection in collections.items():
+        indexes = await collection.index_information()
+        if any(PENDING in dict(info.get("key", [])) for info in indexes.values()):
+            found.append(name)
+    return found
 
 
 async def unrelayed_pending(
