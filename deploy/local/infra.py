@@ -329,7 +329,10 @@ class Kafka(Service):
         # Every test isolates itself with topics of its own, so one test run leaves thousands of
         # partitions on the broker; 512m ran out of heap past about 13,000 of them.
         heap = os.environ.get("ICR_KAFKA_HEAP", "2g")
-        flags = f"-Xmx{heap} -Xms256m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError"
+        flags = (
+            f"-Xmx{heap} -Xms256m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "
+            "-XX:+ExitOnOutOfMemoryError"
+        )
         log4j = f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}"
         return [java, self.marker, *flags.split(), log4j, "-cp", f"{jars}/*"]
 

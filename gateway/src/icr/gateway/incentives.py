@@ -727,7 +727,9 @@ class IncentivesQuery:
     async def points_account(self, info: Info, person_id: strawberry.ID) -> PointsAccount | None:
         return PointsAccount.from_json(await _get(info, f"/accounts/{segment(str(person_id))}"))
 
-    @strawberry.field(description="A person's ledger, newest first: themselves, their manager.")
+    @strawberry.field(
+        description="A person's ledger, newest first: themselves, their manager, admins."
+    )
     async def ledger(
         self, info: Info, person_id: strawberry.ID, first: int = 20, after: str | None = None
     ) -> LedgerConnection | None:
