@@ -330,8 +330,7 @@ class Kafka(Service):
         # partitions on the broker; 512m ran out of heap past about 13,000 of them.
         heap = os.environ.get("ICR_KAFKA_HEAP", "2g")
         flags = (
-            f"-Xmx{heap} -Xms256m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "
-            "-XX:+ExitOnOutOfMemoryError"
+            f"-Xmx{heap} -Xms256m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError"
         )
         log4j = f"-Dlog4j2.configurationFile={self.dir / 'log4j2.properties'}"
         return [java, self.marker, *flags.split(), log4j, "-cp", f"{jars}/*"]
