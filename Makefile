@@ -32,6 +32,15 @@ up: install
 	@# The demo organisation on an empty directory: a later `make up` leaves yours alone.
 	@if [ "$${ICR_SEED:-1}" != 0 ]; then \
 	  $(UV) run --quiet icr seed --if-empty --size $${ICR_SEED_SIZE:-300}; fi
+	@# And a month of its activity, once, in the background: the README's matrix, scores and
+	@# leaderboards have something to show within minutes. Journaled, so a later `make up`
+	@# that finds it done (or half done) sends nothing twice. ICR_SIMULATE=0 skips it.
+	@if [ "$${ICR_SEED:-1}" != 0 ] && [ "$${ICR_SIMULATE:-1}" != 0 ] \
+	    && ! [ -e $(STATE)/dev/simulate.done ]; then \
+	  ( $(UV) run --quiet icr simulate --weeks 4 --rate 20 --seed 1 \
+	      > $(STATE)/dev/simulate.log 2>&1 && touch $(STATE)/dev/simulate.done ) & \
+	  echo $$! > $(STATE)/dev/simulate.pid; \
+	  echo "Simulating a month of activity in the background (log: $(STATE)/dev/simulate.log)"; fi
 	@echo
 	@echo "ICR is up.  GraphQL (with GraphiQL): http://127.0.0.1:8000/graphql"
 	@echo "Services: requests :8001, feedback :8002, incentives :8003 (/docs for OpenAPI)"
@@ -52,6 +61,10 @@ simulate: install
 	@$(UV) run icr simulate --weeks $${WEEKS:-4} --rate $${RATE:-20} --seed $${SEED:-1}
 
 down:
+	@# A background simulation stops with the platform (`make up` resumes it from its journal).
+	@if [ -e $(STATE)/dev/simulate.pid ]; then \
+	  pkill -TERM -P "$$(cat $(STATE)/dev/simulate.pid)" 2>/dev/null || true; \
+	  kill "$$(cat $(STATE)/dev/simulate.pid)" 2>/dev/null || true; rm -f $(STATE)/dev/simulate.pid; fi
 	@$(PYTHON) deploy/local/apps.py down --profile dev
 	@$(PYTHON) deploy/local/infra.py down --profile dev
 

@@ -124,6 +124,10 @@ def test_the_graphql_examples_work_on_the_quick_start_data(demo: Demo, tmp_path:
     try:
         assert process.stdout is not None
         ack = process.stdout.readline()
+        if not ack:  # the script ended before it connected: say why
+            process.wait(timeout=10)
+            assert process.stderr is not None
+            raise AssertionError(f"the subscription script printed nothing: {process.stderr.read()}")
         assert json.loads(ack)["type"] == "connection_ack", ack
         # The feed listens from the latest offset once subscribed: comment until it prints.
         comment = 'mutation($id: ID!) { comment(requestId: $id, body: "ping") { __typename } }'
