@@ -16,7 +16,11 @@ start=$(date +%s)
 # The benchmark keeps 100k requests in the in-memory store.
 if [ "$mode" = bench ]; then export ICR_MONGO_HEAP=${ICR_MONGO_HEAP:-4g}; fi
 if [ "$mode" = test ]; then
-  echo "== ruff"; "$UV" run ruff check . && "$UV" run ruff format --check .
+  # Two commands, not `a && b`: `set -e` ignores a failure on the left of `&&`, so a lint error
+  # went unnoticed as long as the format check passed.
+  echo "== ruff"
+  "$UV" run ruff check .
+  "$UV" run ruff format --check .
   # Markdown and YAML escape ruff: a merge's leftover conflict markers would ship unnoticed.
   if git grep -nE '^(<<<<<<<|>>>>>>>) ' -- . 2>/dev/null; then
     echo "merge conflict markers left in the files above"; exit 1

@@ -28,6 +28,13 @@ pytestmark = pytest.mark.e2e
 MARKER = "<!-- quickstart:"
 
 
+def reader_env(state: Path) -> dict[str, str]:
+    """The shell of a reader who followed the README: `uv` on the PATH where `make install` put
+    it when it was missing (~/.local/bin, as the README says), whatever PATH pytest runs with."""
+    path = os.pathsep.join([os.environ["PATH"], str(Path.home() / ".local" / "bin")])
+    return {"PATH": path, "HOME": str(Path.home()), "ICR_STATE_DIR": str(state)}
+
+
 def quickstart() -> str:
     readme = (ROOT / "README.md").read_text()
     after = readme[readme.index(MARKER) :]
@@ -52,7 +59,7 @@ def test_the_quick_start_runs_verbatim(demo: Demo, tmp_path: Path) -> None:
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=ROOT,
-        env={"PATH": os.environ["PATH"], "HOME": str(Path.home()), "ICR_STATE_DIR": str(tmp_path)},
+        env=reader_env(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
@@ -112,7 +119,7 @@ def test_the_graphql_examples_work_on_the_quick_start_data(demo: Demo, tmp_path:
     (tmp_path / "dev").mkdir(exist_ok=True)
     with contextlib.suppress(FileExistsError):
         (tmp_path / "dev" / "identity").symlink_to(issuer_for_tests().directory)
-    env = {"PATH": os.environ["PATH"], "HOME": str(Path.home()), "ICR_STATE_DIR": str(tmp_path)}
+    env = reader_env(tmp_path)
     process = subprocess.Popen(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=ROOT,
@@ -127,7 +134,8 @@ def test_the_graphql_examples_work_on_the_quick_start_data(demo: Demo, tmp_path:
         if not ack:  # the script ended before it connected: say why
             process.wait(timeout=10)
             assert process.stderr is not None
-            raise AssertionError(f"the subscription script printed nothing: {process.stderr.read()}")
+            why = process.stderr.read()
+            raise AssertionError(f"the subscription script printed nothing: {why}")
         assert json.loads(ack)["type"] == "connection_ack", ack
         # The feed listens from the latest offset once subscribed: comment until it prints.
         comment = 'mutation($id: ID!) { comment(requestId: $id, body: "ping") { __typename } }'
