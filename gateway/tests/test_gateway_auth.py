@@ -8,7 +8,6 @@ what it receives (the real services are behind it in tests/e2e/test_authorizatio
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +20,7 @@ from fastapi.responses import JSONResponse
 
 from icr.gateway.main import build_app
 from icr.gateway.settings import GatewaySettings
-from icr.kit.testing import auth_settings_for_test, bearer, issuer_for_tests
+from icr.kit.testing import auth_settings_for_test, bearer, free_port, issuer_for_tests
 
 ROW = {
     "id": "r1",
@@ -57,12 +56,6 @@ MUTATION = """mutation($input: SubmitRequestInput!) {
   submitRequest(input: $input) { __typename ... on ServiceRequest { id } } }"""
 SUBMIT = {"input": {"catalogItemId": "laptop", "title": "Laptop", "form": {}}}
 OPERATIONS = {"request": (QUERY, {"id": "r1"}), "submitRequest": (MUTATION, SUBMIT)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Upstream:

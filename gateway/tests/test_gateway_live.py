@@ -7,63 +7,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
-from fastapi import FastAPI
 
 from icr.contracts import Envelope
 from icr.contracts.requests import SlaWarning
 from icr.gateway.main import build_app
+from icr.gateway.testing import Replica
 from icr.kit.testing import publish, token_for
 
 pytestmark = pytest.mark.infra
 
 PROTOCOL = "graphql-transport-ws"
 UPDATE = "{ eventType request { id title status providerDepartment { id } } }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Replica:
-    """One gateway served by uvicorn on a port of its own, as in production."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", ws="websockets-sansio"
-        )
-        self.server = uvicorn.Server(config)
-        self.task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/graphql"
-
-    @property
-    def subscribers(self) -> int:
-        return len(self.app.state.clients.hub.subscribers)
-
-    async def start(self) -> None:
-        self.task = asyncio.create_task(self.server.serve())
-        async with asyncio.timeout(15):
-            while not self.server.started:
-                await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self.task is not None:
-            await self.task
 
 
 @pytest.fixture(scope="module")

@@ -239,3 +239,12 @@ async def publish(settings: ServiceSettings, *envelopes: Envelope) -> None:
             )
     finally:
         await producer.stop()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for an app a test serves itself)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
