@@ -16,6 +16,7 @@ from asgi_lifespan import LifespanManager
 
 from icr.feedback.main import build_app as build_feedback
 from icr.feedback.settings import FeedbackSettings
+from icr.gateway.cache import ReadCache
 from icr.gateway.main import build_app
 from icr.gateway.settings import GatewaySettings
 from icr.incentives.main import build_app as build_incentives
@@ -82,6 +83,7 @@ class Stack:
     admin: str = ADMIN
     incentives: httpx.AsyncClient | None = None
     incentives_door: Counting | None = None
+    cache: ReadCache | None = None  # the gateway's read cache (icr.gateway.cache)
 
     def gateway_settings(self, **overrides: Any) -> GatewaySettings:
         """Settings of a gateway in front of this requests service, on its Kafka topics."""
@@ -215,6 +217,7 @@ async def stack() -> AsyncIterator[Stack]:
                     transport=transport, base_url="http://gateway"
                 ) as gateway:
                     stack.gateway = gateway
+                    stack.cache = app.state.clients.cache
                     yield stack
 
 

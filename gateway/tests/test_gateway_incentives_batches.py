@@ -31,7 +31,7 @@ async def test_request_points_are_read_in_chunks_of_the_service_limit() -> None:
     settings = GatewaySettings(**auth_settings_for_test(), incentives_url="http://incentives")
     clients = Clients(settings, {"incentives": httpx.MockTransport(tracked)})
     try:
-        loaders = Loaders(clients, lambda: "token")
+        loaders = Loaders(clients, lambda: "token", lambda: "ana")
         ids = [f"r{n}" for n in range(449)] + ["unknown-1"]
         rows = await loaders.tracked.load_many(ids)
     finally:

@@ -62,7 +62,9 @@ async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stac
                 break
             await asyncio.sleep(0.1)
 
-    async def calls_for(first: int) -> Counter[str]:
+    async def calls_for(first: int, *, warm: bool = False) -> Counter[str]:
+        if not warm:
+            stack.cache.clear()  # the directory and catalog come from the services
         stack.door.calls.clear()
         stack.feedback_door.calls.clear()
         stack.incentives_door.calls.clear()
@@ -104,6 +106,17 @@ async def test_a_page_of_50_requests_with_people_costs_a_constant_few_calls(stac
     assert page_of_50["GET /tracked-requests"] == 1  # every request's points in one batch
     assert sum(page_of_50.values()) <= 7, page_of_50
     assert await calls_for(5) == page_of_50  # the count does not grow with the page
+    # With the read cache warm (people, departments and the catalog from the previous query,
+    # kept while the cache's event feed says nothing changed), only the page and its ratings
+    # and points are asked for.
+    async with asyncio.timeout(10):
+        while not stack.cache.serving():
+            await asyncio.sleep(0.05)
+    await calls_for(50, warm=True)
+    warm = await calls_for(50, warm=True)
+    assert warm == Counter({"GET /requests": 1, "GET /ratings": 1, "GET /tracked-requests": 1}), (
+        warm
+    )
 
 
 async def test_a_thousand_ids_are_fetched_in_chunks_of_the_service_limit(stack) -> None:

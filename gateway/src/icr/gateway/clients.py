@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from icr.gateway.auth import unauthenticated
+from icr.gateway.cache import CacheFeed, ReadCache
 from icr.gateway.hub import Hub
 from icr.gateway.settings import GatewaySettings
 from icr.kit import context
@@ -47,9 +49,13 @@ class ServiceClient:
         base_url: str,
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
+        cache: ReadCache | None = None,
     ) -> None:
         self.name = name
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self.cache = cache
+        self.http = httpx.AsyncClient(
+            base_url=base_url, timeout=timeout, transport=transport or AiohttpTransport()
+        )
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
         # The caller's own token goes to the service, which verifies it and applies its own
@@ -79,6 +85,8 @@ class ServiceClient:
                 # know, or deactivated): the caller is unauthenticated, not merely forbidden.
                 raise unauthenticated(UpstreamError(self.name, 401, body).message)
             raise UpstreamError(self.name, response.status_code, body)
+        if method != "GET" and self.cache is not None:
+            self.cache.after_write(self.name, path)
         # 204 (an answer recorded, nothing to say) has no body.
         return response.json() if response.content else None
 
@@ -110,8 +118,15 @@ class Clients:
         timeout, transports = settings.upstream_timeout, transports or {}
         self.settings = settings
 
+        self.cache = ReadCache(
+            seconds=settings.read_cache_seconds,
+            entries=settings.read_cache_entries,
+            stale_seconds=settings.read_cache_stale_seconds,
+        )
+        self.cache_feed = CacheFeed(settings, self.cache)
+
         def client(name: str, url: str) -> ServiceClient:
-            return ServiceClient(name, url, timeout, transports.get(name))
+            return ServiceClient(name, url, timeout, transports.get(name), self.cache)
 
         self.requests = client("requests", settings.requests_url)
         self.feedback = client("feedback", settings.feedback_url)
@@ -124,6 +139,7 @@ class Clients:
         return (self.requests, self.feedback, self.incentives)
 
     async def close(self) -> None:
+        await self.cache_feed.close()
         await self.hub.close()
         for client in self.all:
             await client.close()

@@ -23,8 +23,14 @@ class Context(BaseContext):
         self.refusal = identity if isinstance(identity, Refusal) else None
         if self.identity is None and self.refusal is None and refusal:
             self.refusal = Refusal(refusal)
-        self.loaders = Loaders(clients, self.token)
+        self.loaders = Loaders(clients, self.token, self.subject)
         self.subscriptions = 0  # live on this (websocket) connection
+
+    def subject(self) -> str:
+        """The caller's person id (UNAUTHENTICATED without a valid token)."""
+        self.token()
+        assert self.identity is not None
+        return self.identity.subject
 
     def token(self) -> str:
         """The caller's verified token, forwarded to the services; a GraphQL error with code

@@ -1,5 +1,7 @@
 """DataLoaders, fresh for each GraphQL request: one batched call per kind of thing per query
-instead of one per field (no N+1), chunked to the services' batch limits."""
+instead of one per field (no N+1), chunked to the services' batch limits. People, departments,
+the catalog and the caller's own account come from the read cache (icr.gateway.cache) when it
+has them and the caller is a person it knows to be active."""
 
 from __future__ import annotations
 
@@ -9,9 +11,36 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from icr.gateway.auth import unauthenticated
+from icr.gateway.cache import ACCOUNTS, LISTS, PEOPLE, Key, ReadCache
 from icr.gateway.clients import Clients, Json, ServiceClient, UpstreamError, segment
 
 Token = Callable[[], str]
+MY_ACCOUNT = "/accounts/me"
+
+
+class Trust:
+    """Whether cached reads may be served to this request's caller: the cache must know them
+    as an active person (what each service checks before answering them). Entries are filled
+    from any caller's reads, since what is shared is what every authenticated person may read."""
+
+    def __init__(self, cache: ReadCache, subject: Token) -> None:
+        self.cache = cache
+        self.subject = subject
+
+    def caller(self) -> bool:
+        if not self.cache.serving():
+            return False
+        me = self.cache.get((PEOPLE, self.subject()))
+        if me is None:
+            return False
+        if not me.get("active", False):
+            # What every service answers them too; the cache only says it sooner.
+            raise unauthenticated("the token's person is deactivated")
+        return True
+
+    def get(self, key: Key) -> Any:
+        return self.cache.get(key) if self.caller() else None
 
 
 def _by_key(
@@ -19,6 +48,36 @@ def _by_key(
 ) -> DataLoader[str, Json | None]:
     async def batch(ids: list[str]) -> list[Json | None]:
         rows = {row[key]: row for row in await load(ids)}
+        return [rows.get(i) for i in ids]
+
+    # Keys past a service's batch limit go in further calls, dispatched together.
+    return DataLoader(load_fn=batch, max_batch_size=max_batch)
+
+
+def _people(
+    load: Callable[[list[str]], Awaitable[Sequence[Json]]], trust: Trust, max_batch: int | None
+) -> DataLoader[str, Json | None]:
+    """People by id, the cached ones without a call; the caller's own row rides along with a
+    call that goes anyway, so their next query can be trusted with the cache."""
+    cache = trust.cache
+
+    async def batch(ids: list[str]) -> list[Json | None]:
+        ticket = cache.ticket()
+        rows: dict[str, Json] = {}
+        if trust.caller():
+            for i in ids:
+                row = cache.get((PEOPLE, i))
+                if row is not None:
+                    rows[i] = row
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            me = trust.subject()
+            unknown = ticket is not None and me not in missing and cache.get((PEOPLE, me)) is None
+            if unknown and (max_batch is None or len(missing) < max_batch):
+                missing.append(me)
+            for row in await load(missing):
+                rows[row["id"]] = row
+                cache.put((PEOPLE, row["id"]), row, ticket)
         return [rows.get(i) for i in ids]
 
     # Keys past a service's batch limit go in further calls, dispatched together.
@@ -45,7 +104,7 @@ def _each(client: ServiceClient, path: str, token: Token) -> DataLoader[str, Jso
 
 
 def _whole_list(
-    client: ServiceClient, path: str, token: Token, each: str | None = None
+    client: ServiceClient, path: str, token: Token, trust: Trust, each: str | None = None
 ) -> DataLoader[str, Json | None]:
     """For short lists a service serves whole (departments, the catalog): one call per query;
     what the list leaves out (a retired catalog item) is fetched by `each` if given."""
@@ -60,8 +119,19 @@ def _whole_list(
             raise
         return row
 
+    key: Key = (LISTS, path)  # the cache drops it by this key (DEPARTMENTS_LIST, CATALOG_LIST)
+
+    async def whole() -> list[Json]:
+        rows: list[Json] | None = trust.get(key)
+        if rows is None:
+            ticket = trust.cache.ticket()
+            fetched: list[Json] = await client.call("GET", path, token=token())
+            trust.cache.put(key, fetched, ticket)
+            return fetched
+        return rows
+
     async def load(ids: list[str]) -> list[Json | None]:
-        rows = {row["id"]: row for row in await client.call("GET", path, token=token())}
+        rows: dict[str, Json | None] = {row["id"]: row for row in await whole()}
         missing = [i for i in ids if i not in rows] if each else []
         for i, row in zip(missing, await asyncio.gather(*map(one, missing)), strict=True):
             rows[i] = row
@@ -70,25 +140,37 @@ def _whole_list(
     return DataLoader(load_fn=load)
 
 
-def _paths(client: ServiceClient, token: Token) -> DataLoader[str, Any]:
+def _paths(client: ServiceClient, token: Token, trust: Trust) -> DataLoader[str, Any]:
     """Reads by path, each once per query (the caller's account, read by `balance` and by
-    `account` in the same query, is one call)."""
+    `account` in the same query, is one call; from the cache when it has it)."""
+
+    async def one(path: str) -> Any:
+        if path != MY_ACCOUNT:
+            return await client.call("GET", path, token=token())
+        key = (ACCOUNTS, trust.subject())
+        row = trust.get(key)
+        if row is None:
+            ticket = trust.cache.ticket()
+            row = await client.call("GET", path, token=token())
+            trust.cache.put(key, row, ticket)
+        return row
 
     async def load(paths: list[str]) -> list[Any]:
-        return list(await asyncio.gather(*(client.call("GET", p, token=token()) for p in paths)))
+        return list(await asyncio.gather(*map(one, paths)))
 
     return DataLoader(load_fn=load)
 
 
 class Loaders:
-    def __init__(self, clients: Clients, token: Token) -> None:
+    def __init__(self, clients: Clients, token: Token, subject: Token) -> None:
         limit = clients.settings.requests_batch_limit
         requests = clients.requests
+        trust = Trust(clients.cache, subject)
         self.requests = _by_key(_batch(requests, "/requests/batch", "id", token), "id", limit)
         self.details = _each(requests, "/requests/{id}", token)
-        self.people = _by_key(_batch(requests, "/people", "id", token), "id", limit)
-        self.departments = _whole_list(requests, "/departments", token)
-        self.catalog = _whole_list(requests, "/catalog/items", token, "/catalog/items/{id}")
+        self.people = _people(_batch(requests, "/people", "id", token), trust, limit)
+        self.departments = _whole_list(requests, "/departments", token, trust)
+        self.catalog = _whole_list(requests, "/catalog/items", token, trust, "/catalog/items/{id}")
         self.ratings = _by_key(
             _batch(clients.feedback, "/ratings", "request_id", token),
             "request_id",
@@ -99,4 +181,4 @@ class Loaders:
             "request_id",
             clients.settings.incentives_batch_limit,
         )
-        self.incentives = _paths(clients.incentives, token)
+        self.incentives = _paths(clients.incentives, token, trust)

@@ -44,6 +44,9 @@ def build_app(
         for client in clients.all:
             readiness.add(client.name, _ready_check(client.http))
         app.state.clients = clients
+        # Runs beside the app: until it holds its partitions the cache serves nothing, and a
+        # gateway whose Kafka is away still answers (from the services).
+        clients.cache_feed.start()
         app.state.readiness = readiness
         # The schema, its caches' parents and the imported modules live as long as the
         # process: out of the collector's sight, a full collection no longer walks them

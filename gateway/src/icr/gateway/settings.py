@@ -58,6 +58,21 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         description="Ids per call to the incentives service's /tracked-requests (its MAX_IDS).",
     )
+    read_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest a cached directory row, catalog or caller's own account is served "
+        "(each is dropped sooner when an event says it changed); 0 turns the cache off.",
+    )
+    read_cache_entries: int = Field(
+        default=100_000, ge=1, description="Entries the read cache holds at most."
+    )
+    read_cache_stale_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        description="The cache serves nothing once its event feed has not heard from Kafka for "
+        "this long (changes it would hear of may be waiting there).",
+    )
     requests_batch_limit: int = Field(
         default=200, ge=1, description="Ids per call to the requests service's /requests/batch."
     )
