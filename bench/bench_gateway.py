@@ -3,14 +3,18 @@ HTTP and JSON work, side by side in one run, on the same uvicorn settings.
 
     uv run python bench/bench_gateway.py
 
-Three queries, each through the gateway (uvicorn icr.gateway.main:app, the requests and
-feedback services behind it as processes) next to bench/bare_graphql.py, a bare FastAPI
-endpoint that parses the same body and answers the JSON the gateway answered:
+Three queries, each through the gateway (uvicorn icr.gateway.main:app, the requests, feedback
+and incentives services behind it as processes, Kafka for the read cache's event feed) next to
+bench/bare_graphql.py, a bare FastAPI endpoint that parses the same body and answers the JSON
+the gateway answered:
 1. `{ __typename }`: GraphQL and the gateway's middleware alone.
-2. `me { ... }` with the caller's profile: a realistic small query, one call to the requests
-   service. Target: at least 0.5x the bare endpoint's requests per second.
+2. `me` with the profile, department and balance: a realistic small query. Target: at least
+   0.5x the bare endpoint's requests per second. Measured twice: with the read cache (as
+   deployed: people, departments and the caller's own account kept until an event says they
+   changed) and with READ_CACHE_SECONDS=0 (every query asks the requests and incentives
+   services), on a second gateway process.
 3. a page of 50 requests with requester, assignee, both departments and their managers,
-   catalog items, SLA and ratings (five calls to requests, one to feedback).
+   catalog items, SLA and ratings.
 
 The load comes from a raw keep-alive HTTP/1.1 client (asyncio streams on uvloop, CONNECTIONS
 connections, one request in flight on each) so the client is not the bottleneck a Python HTTP
@@ -35,7 +39,7 @@ from typing import Any
 import httpx
 import orjson
 import uvloop
-from bench_pipeline import App, service_env  # bench/ is on sys.path when run as a script
+from bench_pipeline import KAFKA, PREFIX, App, service_env  # bench/ is on sys.path as a script
 from bench_requests import percentile
 from pymongo import AsyncMongoClient
 
@@ -114,16 +118,17 @@ def merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-# What a portal asks: `me` (extend the selection as the schema grows, e.g. the balance), and
-# a queue page of 50 requests with its people, departments, catalog items, SLA and ratings.
-ME = "{ me { id name locale roles department { id name } } }"
+# What a portal asks: `me` with the balance, and a queue page of 50 requests with its people,
+# departments, catalog items, SLA and ratings.
+ME = "{ me { id name locale roles department { id name } balance } }"
 PAGE = """{ requests(first: 50) { nodes { id title status priority allowedActions
   requester { id name department { id name } } assignee { id name }
   requesterDepartment { id name manager { id } } providerDepartment { id name manager { id } }
   catalogItem { id name } sla { resolution { dueAt remainingSeconds breached } }
   rating { status stars rater { id } } }
   pageInfo { hasNextPage endCursor } } }"""
-QUERIES = {"{ __typename }": "{ __typename }", "me { profile }": ME, "page of 50, nested": PAGE}
+QUERIES = {"{ __typename }": "{ __typename }", "me with balance": ME, "page of 50, nested": PAGE}
+UNCACHED = "gateway, no cache"
 
 
 async def seed(requests_url: str, issuer: DevIssuer) -> None:
@@ -159,23 +164,40 @@ async def seed(requests_url: str, issuer: DevIssuer) -> None:
                 (await http.post(f"/requests/{rid}/accept", headers=bo)).raise_for_status()
 
 
+async def until_ok(url: str, path: str, headers: dict[str, str], body: str = "") -> None:
+    """Until GET `path` answers 200 (and its body holds `body`)."""
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
+        async with asyncio.timeout(60):
+            while True:
+                response = await http.get(path)
+                if response.status_code == 200 and body in response.text:
+                    return
+                await asyncio.sleep(0.1)
+
+
 async def compare(issuer: DevIssuer) -> None:
     """Each query through the gateway (the services behind it) next to the bare endpoint
     parsing the same body and answering the same JSON, in interleaved rounds."""
-    env = {**service_env(f"benchg_requests_{RUN}"), **auth_env(issuer)}
-    requests = App("requests", "icr.requests.main:app", env)
-    feedback_env = {**service_env(f"benchg_feedback_{RUN}"), **auth_env(issuer)}
-    feedback = App("feedback", "icr.feedback.main:app", feedback_env)
-    services = [requests, feedback]
+    databases = [f"benchg_{name}_{RUN}" for name in ("requests", "feedback", "incentives")]
+    services = [
+        App(name, f"icr.{name}.main:app", {**service_env(db), **auth_env(issuer)})
+        for name, db in zip(("requests", "feedback", "incentives"), databases, strict=True)
+    ]
+    requests, feedback, incentives = services
     for service in services:
         await service.start()
     gateway_env = {
         **auth_env(issuer),
         "REQUESTS_URL": requests.url,
         "FEEDBACK_URL": feedback.url,
+        "INCENTIVES_URL": incentives.url,
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,  # the read cache's event feed
+        "KAFKA_TOPIC_PREFIX": PREFIX,
     }
-    # Live, not ready: the incentives service is not part of these queries.
-    gateway = App("gateway", "icr.gateway.main:app", gateway_env, ready_path="/health/live")
+    gateway = App("gateway", "icr.gateway.main:app", gateway_env)
+    uncached = App(
+        "gateway-nocache", "icr.gateway.main:app", {**gateway_env, "READ_CACHE_SECONDS": "0"}
+    )
     answers = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
     bare = App(
         "bare-graphql",
@@ -185,8 +207,12 @@ async def compare(issuer: DevIssuer) -> None:
     )
     try:
         await seed(requests.url, issuer)
-        await gateway.start()
         token = {"authorization": f"Bearer {issuer.token('ana', hours=8)}"}
+        # The incentives service learns people from the requests service's events.
+        await until_ok(incentives.url, "/accounts/me", token)
+        await gateway.start()
+        await uncached.start()
+        await until_ok(gateway.url, "/metrics", {}, "icr_gateway_read_cache_serving 1.0")
         recorded = {}
         async with httpx.AsyncClient(base_url=gateway.url, headers=token, timeout=30) as http:
             for name, query in QUERIES.items():
@@ -199,42 +225,45 @@ async def compare(issuer: DevIssuer) -> None:
         json.dump(recorded, answers)
         answers.close()
         await bare.start()
-        apps = {"bare FastAPI": bare, "gateway": gateway}
         parts: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # Every query with the caller's token, as a client sends it.
         raws = {
             name: request_bytes("POST", "/graphql", orjson.dumps({"query": q}), token)
             for name, q in QUERIES.items()
         }
+        sides = {name: {"bare FastAPI": bare, "gateway": gateway} for name in QUERIES}
+        sides["me with balance"][UNCACHED] = uncached
         # Interleaved rounds: a machine shared with other work loads both sides alike.
         for _ in range(ROUNDS):
             for name, raw in raws.items():
-                for side, app in apps.items():
+                for side, app in sides[name].items():
                     result = await load(app.port, raw, SECONDS / ROUNDS)
                     parts.setdefault((name, side), []).append(result)
         print(
-            f"{'query':<20} {'side':<13} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  ratio",
+            f"{'query':<20} {'side':<18} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}  ratio",
             flush=True,
         )
         for name in QUERIES:
             bare_result = merged(parts[(name, "bare FastAPI")])
-            ours = merged(parts[(name, "gateway")])
-            for side, result in (("bare FastAPI", bare_result), ("gateway", ours)):
+            for side in sides[name]:
+                result = merged(parts[(name, side)])
                 samples = result["latencies"] or [0.0]
                 errors = f"  errors {len(result['errors'])}" if result["errors"] else ""
-                share = f"{ours['rate'] / bare_result['rate']:.2f}x" if side == "gateway" else ""
+                share = (
+                    "" if side == "bare FastAPI" else f"{result['rate'] / bare_result['rate']:.2f}x"
+                )
                 print(
-                    f"{name:<20} {side:<13} {result['rate']:8.0f} "
+                    f"{name:<20} {side:<18} {result['rate']:8.0f} "
                     f"{statistics.median(samples):8.2f} {percentile(samples, 99):8.2f}  "
                     f"{share}{errors}",
                     flush=True,
                 )
     finally:
-        for app in (bare, gateway, *services):
+        for app in (bare, gateway, uncached, *services):
             await app.stop()
         os.unlink(answers.name)
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGO_URL)
-        for db in (f"benchg_requests_{RUN}", f"benchg_feedback_{RUN}"):
+        for db in databases:
             with contextlib.suppress(Exception):
                 await client.drop_database(db)
         await client.close()

@@ -23,10 +23,13 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from prometheus_client import REGISTRY, Gauge
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
 from icr.contracts import Envelope
@@ -35,6 +38,33 @@ from icr.kit.kafka import decode
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+SERVING = Gauge(
+    "icr_gateway_read_cache_serving",
+    "1 while the read cache serves (its event feed hears from Kafka), else 0.",
+)
+
+
+class _Lookups(Collector):
+    """Hits and misses, counted in plain integers and read at scrape time: a prometheus
+    Counter takes a lock on every increment, a tenth of a cached `me` query's time."""
+
+    def __init__(self) -> None:
+        self.caches: list[ReadCache] = []
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "icr_gateway_read_cache_lookups",
+            "Reads the gateway's cache was asked for while serving, by result (hit, miss).",
+            labels=["result"],
+        )
+        family.add_metric(["hit"], sum(c.hits for c in self.caches))
+        family.add_metric(["miss"], sum(c.misses for c in self.caches))
+        yield family
+
+
+_LOOKUPS = _Lookups()
+REGISTRY.register(_LOOKUPS)
 
 Key = tuple[str, Hashable]
 PEOPLE = "person"
@@ -61,6 +91,8 @@ class ReadCache:
         self._fresh_until = 0.0  # monotonic; the feed pushes it forward as the broker answers
         self.hits = 0
         self.misses = 0
+        SERVING.set_function(lambda: float(self.serving()))
+        _LOOKUPS.caches = [self]  # the process's cache (a test's newer gateway replaces it)
 
     @property
     def enabled(self) -> bool:

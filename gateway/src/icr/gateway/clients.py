@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -95,17 +96,26 @@ class ServiceClient:
     ) -> httpx.Response:
         try:
             return await self.http.request(method, path, headers=headers, **kwargs)
-        except (httpx.ConnectError, httpx.RemoteProtocolError):
+        except httpx.TransportError as exc:
             # A read that never reached the service (a refused or stale pooled connection) is
             # safe to try once more; a write is not (it may have been applied), nor is a
             # timeout (the service is slow: asking again only adds load).
-            if method != "GET":
+            if method != "GET" or not _never_reached(exc):
                 raise
             await asyncio.sleep(RETRY_DELAY_SECONDS)
             return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+def _never_reached(exc: httpx.TransportError) -> bool:
+    # The aiohttp transport reports a refused connection and a pooled one the service had
+    # closed as its own errors, under httpx's; the cause says which it was.
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ServerDisconnectedError):
+        return True
+    return isinstance(exc, httpx.ConnectError | httpx.RemoteProtocolError)
 
 
 class Clients:

@@ -3,9 +3,10 @@ service."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -23,6 +24,10 @@ from icr.gateway.errors import (
 )
 
 Info = strawberry.Info[Context, None]
+T = TypeVar("T")
+# A resolver's answer now, or the awaitable that fetches it (graphql-core takes either; the
+# field's GraphQL type is then given to strawberry.field explicitly).
+MaybeAwaitable: TypeAlias = T | Awaitable[T]
 
 
 def localized(names: object, locale: str) -> str:
@@ -84,9 +89,9 @@ class Person:
     active: bool
     department_id: strawberry.Private[str]
 
-    @strawberry.field
-    async def department(self, info: Info) -> Department | None:
-        return await department(info, self.department_id)
+    @strawberry.field(graphql_type=Department | None)
+    def department(self, info: Info) -> MaybeAwaitable[Department | None]:
+        return department_now(info, self.department_id)
 
     @classmethod
     def from_json(cls, row: Json) -> Person:
@@ -112,6 +117,17 @@ async def department(info: Info, department_id: str | None) -> Department | None
         return None
     row = await info.context.loaders.departments.load(department_id)
     return Department.from_json(row) if row else None
+
+
+def department_now(info: Info, department_id: str | None) -> MaybeAwaitable[Department | None]:
+    """`department`, answered at once (no awaiting, no loader) when the read cache has it: a
+    synchronous resolver costs graphql-core a fraction of an asynchronous one."""
+    if not department_id:
+        return None
+    row = info.context.loaders.cached_department(department_id)
+    if row is not None:
+        return Department.from_json(row)
+    return department(info, department_id)
 
 
 @strawberry.type

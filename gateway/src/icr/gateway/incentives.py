@@ -18,7 +18,15 @@ from strawberry.scalars import JSON
 
 from icr.gateway.clients import Json, UpstreamError, segment
 from icr.gateway.context import Context
-from icr.gateway.directory import Department, Person, Role, department, localized, person
+from icr.gateway.directory import (
+    Department,
+    MaybeAwaitable,
+    Person,
+    Role,
+    department,
+    localized,
+    person,
+)
 from icr.gateway.errors import BAD_USER_INPUT, Conflict, Forbidden, InvalidInput, NotFound
 from icr.gateway.errors import problem_from as _problem_from
 
@@ -226,16 +234,31 @@ async def ledger_page(
     )
 
 
+async def _account(info: Info) -> PointsAccount:
+    return PointsAccount.from_json(await _get(info, "/accounts/me"))
+
+
+async def _balance(info: Info) -> int:
+    return int((await _get(info, "/accounts/me"))["available"])
+
+
 @strawberry.type(description="The caller: profile and roles, and their points.")
 class Me(Person):
-    @strawberry.field(description="The caller's points account.")
-    async def account(self, info: Info) -> PointsAccount:
-        return PointsAccount.from_json(await _get(info, "/accounts/me"))
+    @strawberry.field(description="The caller's points account.", graphql_type=PointsAccount)
+    def account(self, info: Info) -> MaybeAwaitable[PointsAccount]:
+        row = info.context.loaders.cached_account()
+        if row is not None:
+            return PointsAccount.from_json(row)
+        return _account(info)
 
-    @strawberry.field(description="Points the caller can spend now (balance minus held).")
-    async def balance(self, info: Info) -> int:
-        row = await _get(info, "/accounts/me")
-        return int(row["available"])
+    @strawberry.field(
+        description="Points the caller can spend now (balance minus held).", graphql_type=int
+    )
+    def balance(self, info: Info) -> MaybeAwaitable[int]:
+        row = info.context.loaders.cached_account()
+        if row is not None:
+            return int(row["available"])
+        return _balance(info)
 
     @strawberry.field(description="This month's giving allowance: total, given and left.")
     async def allowance(self, info: Info) -> Allowance:
@@ -703,25 +726,34 @@ WhatIfResult = Annotated[
 ]
 
 
+def _me(row: Json) -> Me:
+    return Me(
+        id=strawberry.ID(row["id"]),
+        name=row["name"],
+        roles=[Role(r) for r in row["roles"]],
+        locale=row["locale"],
+        active=row["active"],
+        department_id=row["department_id"],
+    )
+
+
+async def _me_loaded(info: Info, subject: str) -> Me | None:
+    row = await info.context.loaders.people.load(subject)
+    return None if row is None else _me(row)
+
+
 @strawberry.type
 class IncentivesQuery:
-    @strawberry.field(description="The caller: profile, roles, balance, allowance and points.")
-    async def me(self, info: Info) -> Me | None:
-        identity = info.context.identity
-        info.context.token()  # UNAUTHENTICATED without a valid token
-        assert identity is not None
-        row = await info.context.loaders.people.load(identity.subject)
-        if row is None:
-            return None
-        found = Person.from_json(row)
-        return Me(
-            id=found.id,
-            name=found.name,
-            roles=found.roles,
-            locale=found.locale,
-            active=found.active,
-            department_id=found.department_id,
-        )
+    @strawberry.field(
+        description="The caller: profile, roles, balance, allowance and points.",
+        graphql_type=Me | None,
+    )
+    def me(self, info: Info) -> MaybeAwaitable[Me | None]:
+        subject = info.context.subject()  # UNAUTHENTICATED without a valid token
+        row = info.context.loaders.cached_person(subject)
+        if row is not None:
+            return _me(row)  # at once: the read cache knows the caller
+        return _me_loaded(info, subject)
 
     @strawberry.field(description="A person's points account: themselves, their manager, admins.")
     async def points_account(self, info: Info, person_id: strawberry.ID) -> PointsAccount | None:

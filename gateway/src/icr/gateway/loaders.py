@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cached_property
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
 from icr.gateway.auth import unauthenticated
-from icr.gateway.cache import ACCOUNTS, LISTS, PEOPLE, Key, ReadCache
+from icr.gateway.cache import ACCOUNTS, DEPARTMENTS_LIST, LISTS, PEOPLE, Key, ReadCache
 from icr.gateway.clients import Clients, Json, ServiceClient, UpstreamError, segment
 
 Token = Callable[[], str]
@@ -27,8 +28,11 @@ class Trust:
     def __init__(self, cache: ReadCache, subject: Token) -> None:
         self.cache = cache
         self.subject = subject
+        self._trusted = False  # once known, for the rest of this request
 
     def caller(self) -> bool:
+        if self._trusted:
+            return self.cache.serving()
         if not self.cache.serving():
             return False
         me = self.cache.get((PEOPLE, self.subject()))
@@ -37,6 +41,7 @@ class Trust:
         if not me.get("active", False):
             # What every service answers them too; the cache only says it sooner.
             raise unauthenticated("the token's person is deactivated")
+        self._trusted = True
         return True
 
     def get(self, key: Key) -> Any:
@@ -121,17 +126,14 @@ def _whole_list(
 
     key: Key = (LISTS, path)  # the cache drops it by this key (DEPARTMENTS_LIST, CATALOG_LIST)
 
-    async def whole() -> list[Json]:
-        rows: list[Json] | None = trust.get(key)
-        if rows is None:
+    async def load(ids: list[str]) -> list[Json | None]:
+        listing: dict[str, Json] | None = trust.get(key)
+        if listing is None:
             ticket = trust.cache.ticket()
             fetched: list[Json] = await client.call("GET", path, token=token())
-            trust.cache.put(key, fetched, ticket)
-            return fetched
-        return rows
-
-    async def load(ids: list[str]) -> list[Json | None]:
-        rows: dict[str, Json | None] = {row["id"]: row for row in await whole()}
+            listing = {row["id"]: row for row in fetched}
+            trust.cache.put(key, listing, ticket)
+        rows: dict[str, Json | None] = dict(listing)
         missing = [i for i in ids if i not in rows] if each else []
         for i, row in zip(missing, await asyncio.gather(*map(one, missing)), strict=True):
             rows[i] = row
@@ -162,23 +164,62 @@ def _paths(client: ServiceClient, token: Token, trust: Trust) -> DataLoader[str,
 
 
 class Loaders:
+    """Made for every GraphQL request; each loader only when the query first needs it."""
+
     def __init__(self, clients: Clients, token: Token, subject: Token) -> None:
-        limit = clients.settings.requests_batch_limit
-        requests = clients.requests
-        trust = Trust(clients.cache, subject)
-        self.requests = _by_key(_batch(requests, "/requests/batch", "id", token), "id", limit)
-        self.details = _each(requests, "/requests/{id}", token)
-        self.people = _people(_batch(requests, "/people", "id", token), trust, limit)
-        self.departments = _whole_list(requests, "/departments", token, trust)
-        self.catalog = _whole_list(requests, "/catalog/items", token, trust, "/catalog/items/{id}")
-        self.ratings = _by_key(
-            _batch(clients.feedback, "/ratings", "request_id", token),
-            "request_id",
-            clients.settings.feedback_batch_limit,
-        )
-        self.tracked = _by_key(
-            _batch(clients.incentives, "/tracked-requests", "request_id", token),
-            "request_id",
-            clients.settings.incentives_batch_limit,
-        )
-        self.incentives = _paths(clients.incentives, token, trust)
+        self.clients = clients
+        self.token = token
+        self.trust = Trust(clients.cache, subject)
+
+    # Cached reads without a loader's round of scheduling: what the cache has is answered at
+    # once (the resolver stays synchronous); None sends the caller to the loader.
+
+    def cached_person(self, person_id: str) -> Json | None:
+        row: Json | None = self.trust.get((PEOPLE, person_id))
+        return row
+
+    def cached_department(self, department_id: str) -> Json | None:
+        listing: dict[str, Json] | None = self.trust.get(DEPARTMENTS_LIST)
+        return None if listing is None else listing.get(department_id)
+
+    def cached_account(self) -> Json | None:
+        row: Json | None = self.trust.get((ACCOUNTS, self.trust.subject()))
+        return row
+
+    @cached_property
+    def requests(self) -> DataLoader[str, Json | None]:
+        limit = self.clients.settings.requests_batch_limit
+        load = _batch(self.clients.requests, "/requests/batch", "id", self.token)
+        return _by_key(load, "id", limit)
+
+    @cached_property
+    def details(self) -> DataLoader[str, Json]:
+        return _each(self.clients.requests, "/requests/{id}", self.token)
+
+    @cached_property
+    def people(self) -> DataLoader[str, Json | None]:
+        load = _batch(self.clients.requests, "/people", "id", self.token)
+        return _people(load, self.trust, self.clients.settings.requests_batch_limit)
+
+    @cached_property
+    def departments(self) -> DataLoader[str, Json | None]:
+        return _whole_list(self.clients.requests, "/departments", self.token, self.trust)
+
+    @cached_property
+    def catalog(self) -> DataLoader[str, Json | None]:
+        each = "/catalog/items/{id}"
+        return _whole_list(self.clients.requests, "/catalog/items", self.token, self.trust, each)
+
+    @cached_property
+    def ratings(self) -> DataLoader[str, Json | None]:
+        load = _batch(self.clients.feedback, "/ratings", "request_id", self.token)
+        return _by_key(load, "request_id", self.clients.settings.feedback_batch_limit)
+
+    @cached_property
+    def tracked(self) -> DataLoader[str, Json | None]:
+        load = _batch(self.clients.incentives, "/tracked-requests", "request_id", self.token)
+        return _by_key(load, "request_id", self.clients.settings.incentives_batch_limit)
+
+    @cached_property
+    def incentives(self) -> DataLoader[str, Any]:
+        return _paths(self.clients.incentives, self.token, self.trust)

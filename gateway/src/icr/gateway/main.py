@@ -59,7 +59,10 @@ def build_app(
             await verifier.close()
 
     app = FastAPI(title="ICR gateway", lifespan=lifespan)
-    deadlines = dataclasses.replace(Deadlines.of(settings), seconds=settings.deadline_seconds)
+    # No store here: work past its deadline is cancelled (its service calls with it).
+    deadlines = dataclasses.replace(
+        Deadlines.of(settings), seconds=settings.deadline_seconds, cancel=True
+    )
     app.include_router(health_router(lambda request: _readiness(request)))
     production = settings.environment == "production"
     schema = build_schema(settings.limits, production=production)

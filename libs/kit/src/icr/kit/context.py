@@ -41,10 +41,20 @@ class Causation:
 
     @property
     def traceparent(self) -> str:
-        return self.headers()["traceparent"]
+        # W3C trace context, version 00: `00-<trace id>-<span id>-<flags>`. Written directly
+        # (the propagator's inject cost more than the rest of a gateway hop); the ids are the
+        # propagator's own lowercase hex, and `tests/kit` checks both agree.
+        return f"00-{self.trace_id}-{self.span_id}-{'01' if self.sampled else '00'}"
 
     def headers(self) -> dict[str, str]:
-        """`traceparent` (and `tracestate` if any) naming this span, for the next hop."""
+        """`traceparent` (and `tracestate` if any) naming this span, for the next hop. The
+        tracestate is the caller's, already validated by the propagator when it was read."""
+        if self.tracestate:
+            return {"traceparent": self.traceparent, "tracestate": self.tracestate}
+        return {"traceparent": self.traceparent}
+
+    def propagated(self) -> dict[str, str]:
+        """`headers()` as OpenTelemetry's propagator writes them (what `headers` must equal)."""
         context = SpanContext(
             int(self.trace_id, 16),
             int(self.span_id, 16),
@@ -67,6 +77,14 @@ def _span_id() -> str:
 
 def new_causation() -> Causation:
     return Causation(trace_id=secrets.token_hex(16), span_id=_span_id())
+
+
+def new_flow(correlation_id: str | None) -> Causation:
+    """A new trace started at an edge, correlated by the caller's id, else by its own trace id."""
+    trace_id = secrets.token_hex(16)
+    return Causation(
+        trace_id=trace_id, span_id=_span_id(), correlation_id=correlation_id or trace_id
+    )
 
 
 def extract(headers: Mapping[str, str]) -> Causation | None:
@@ -104,7 +122,9 @@ def current() -> Causation:
 
 
 @contextlib.contextmanager
-def causation(value: Causation) -> Iterator[Causation]:
+def causation(value: Causation, **ids: str | None) -> Iterator[Causation]:
+    """`value` in force inside the block, its ids (and `ids`, e.g. a request id) on every log
+    line written there."""
     token = _current.set(value)
     try:
         with log_context(
@@ -113,6 +133,7 @@ def causation(value: Causation) -> Iterator[Causation]:
             parent_span_id=value.parent_span_id,
             correlation_id=value.correlation_id,
             causation_id=value.causation_id,
+            **ids,
         ):
             yield value
     finally:

@@ -22,12 +22,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymongo.errors import ConnectionFailure, PyMongoError
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from icr.kit import context, metrics
-from icr.kit.context import new_causation
-from icr.kit.logging import log_context
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +76,9 @@ class Deadlines:
     bulk_seconds: float = 120.0
     max_abandoned: int = 1000
     """Past this much work still running after its deadline, new requests answer 503 at once."""
+    cancel: bool = False
+    """Cancel work at its deadline instead of leaving it to end by itself: for apps with no
+    store (the gateway), where nothing makes cancelling unsafe. It spares a task per request."""
 
     @classmethod
     def of(cls, settings: ServiceSettings, bulk_paths: Sequence[str] = ()) -> Deadlines:
@@ -145,6 +145,9 @@ class Unavailable:
             await send(message)
 
         seconds = self.deadlines.for_path(scope.get("path", ""))
+        if self.deadlines.cancel:
+            await self._cancelling(scope, receive, send, seconds)
+            return
         with pymongo.timeout(self.deadlines.store_seconds(seconds)):
             # The task copies this context, PyMongo's deadline included.
             work = asyncio.ensure_future(self.app(scope, receive, tracking))
@@ -170,6 +173,32 @@ class Unavailable:
             raise error
         log.warning("store or broker unavailable", extra={"error": repr(error)[:300]})
         message = "a store or broker this service needs is unavailable; try again shortly"
+        await self._refuse(scope, receive, send, message)
+
+    async def _cancelling(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(seconds):
+                await self.app(scope, receive, tracking)
+            return
+        except TimeoutError as exc:
+            if started:
+                raise  # cut mid-response: the server closes the connection
+            error: BaseException = exc
+            log.warning("request deadline exceeded", extra={"deadline_seconds": seconds})
+            message = f"the request did not finish within {seconds:g}s; try again shortly"
+        except Exception as exc:
+            if started or not is_unavailable(exc):
+                raise
+            error = exc
+            log.warning("broker unavailable", extra={"error": repr(error)[:300]})
+            message = "a store or broker this service needs is unavailable; try again shortly"
         await self._refuse(scope, receive, send, message)
 
     def _abandon(self, work: asyncio.Future[None]) -> None:
@@ -231,7 +260,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await self._refuse(scope, receive, send)
             return
@@ -268,19 +297,30 @@ class CausationAndMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The request metric's series by (method, route, status): `labels()` looks its child up
+        # under a lock on every call, a cost a busy gateway notices.
+        self._series: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
+        # One pass over the raw headers (ASGI servers give their names in lowercase).
+        wanted: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name in _TRACE_HEADERS:
+                wanted[name] = value.decode("latin-1")
         # This request is a span of its own, parented by the caller's span (if it sent one).
-        cause = context.extract(headers) or new_causation()
+        traceparent = wanted.get(b"traceparent")
+        cause = context.parse_traceparent(traceparent, wanted.get(b"tracestate"))
         # Every flow gets a correlation id: the caller's, or the trace's, which every event and
         # log line of the flow then shares.
-        correlation = headers.get("x-correlation-id") or cause.trace_id
-        cause = dataclasses.replace(cause, correlation_id=correlation)
-        request_id = headers.get("x-request-id") or cause.span_id
+        if cause is None:
+            cause = context.new_flow(wanted.get(b"x-correlation-id"))
+        else:
+            correlation = wanted.get(b"x-correlation-id") or cause.trace_id
+            cause = dataclasses.replace(cause, correlation_id=correlation)
+        request_id = wanted.get(b"x-request-id") or cause.span_id
         trace_headers = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in cause.headers().items()
         ]
@@ -295,13 +335,18 @@ class CausationAndMetrics:
             await send(message)
 
         try:
-            with context.causation(cause), log_context(request_id=request_id):
+            with context.causation(cause, request_id=request_id):
                 await self.app(scope, receive, send_traced)
         finally:
-            route = scope.get("route")
-            metrics.HTTP_REQUESTS.labels(
-                scope["method"], getattr(route, "path", "unmatched"), str(status)
-            ).observe(time.perf_counter() - started)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            key = (scope["method"], route, str(status))
+            series = self._series.get(key)
+            if series is None:
+                series = self._series[key] = metrics.HTTP_REQUESTS.labels(*key)
+            series.observe(time.perf_counter() - started)
+
+
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"x-correlation-id", b"x-request-id"})
 
 
 def install_middleware(
