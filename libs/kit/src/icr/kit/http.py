@@ -187,17 +187,15 @@ class Unavailable:
             async with asyncio.timeout(seconds):
                 await self.app(scope, receive, tracking)
             return
-        except TimeoutError as exc:
+        except TimeoutError:
             if started:
                 raise  # cut mid-response: the server closes the connection
-            error: BaseException = exc
             log.warning("request deadline exceeded", extra={"deadline_seconds": seconds})
             message = f"the request did not finish within {seconds:g}s; try again shortly"
         except Exception as exc:
             if started or not is_unavailable(exc):
                 raise
-            error = exc
-            log.warning("broker unavailable", extra={"error": repr(error)[:300]})
+            log.warning("broker unavailable", extra={"error": repr(exc)[:300]})
             message = "a store or broker this service needs is unavailable; try again shortly"
         await self._refuse(scope, receive, send, message)
 
