@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icr.requests.domain.errors import InvalidInput
@@ -248,7 +249,10 @@ class BusinessCalendar:
                 limit_days -= 1
 
 
+@lru_cache(maxsize=65_536)
 def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    # Pure and asked for again and again (every SLA of a page of requests walks the same
+    # working days): remembered, it is a dictionary lookup instead of a time zone conversion.
     if minute == MINUTES_PER_DAY:
         day, minute = day + timedelta(days=1), 0
     local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)

@@ -7,6 +7,7 @@ become sorted lists, so a document compares equal to itself after a round trip.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from icr.kit.mongo import Document
@@ -36,12 +37,31 @@ def calendar_to_doc(calendar: BusinessCalendar) -> Document:
 
 
 def calendar_from_doc(doc: Document) -> BusinessCalendar:
-    return BusinessCalendar.from_spec(
+    # Every stored request carries its calendar; a page of them mostly shares one or two.
+    # BusinessCalendar is immutable, so one parsed instance serves every document that has it.
+    return _calendar(
         doc["timezone"],
-        doc["week"],
-        holidays=[date.fromisoformat(d) for d in doc.get("holidays", [])],
-        extra_working_days=[date.fromisoformat(d) for d in doc.get("extra_working_days", [])],
-        extra_day_hours=doc.get("extra_day_hours", ""),
+        tuple(sorted(doc["week"].items())),
+        tuple(doc.get("holidays", ())),
+        tuple(doc.get("extra_working_days", ())),
+        doc.get("extra_day_hours", ""),
+    )
+
+
+@lru_cache(maxsize=1_024)
+def _calendar(
+    timezone: str,
+    week: tuple[tuple[str, str], ...],
+    holidays: tuple[str, ...],
+    extra_working_days: tuple[str, ...],
+    extra_day_hours: str,
+) -> BusinessCalendar:
+    return BusinessCalendar.from_spec(
+        timezone,
+        dict(week),
+        holidays=[date.fromisoformat(d) for d in holidays],
+        extra_working_days=[date.fromisoformat(d) for d in extra_working_days],
+        extra_day_hours=extra_day_hours,
     )
 
 
