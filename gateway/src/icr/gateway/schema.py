@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from typing import Any
 
 import strawberry
+from graphql import GraphQLObjectType
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -19,9 +22,9 @@ from strawberry.tools import merge_types
 from icr.gateway.actions import RequestsMutation
 from icr.gateway.campaigns import CampaignsMutation, CampaignsQuery
 from icr.gateway.catalog import CatalogMutation, CatalogQuery
-from icr.gateway.directory import DirectoryMutation, DirectoryQuery
+from icr.gateway.directory import DirectoryMutation, DirectoryQuery, Person, localized
 from icr.gateway.feedback import FeedbackMutation, FeedbackQuery
-from icr.gateway.incentives import IncentivesMutation, IncentivesQuery
+from icr.gateway.incentives import IncentivesMutation, IncentivesQuery, Me
 from icr.gateway.incentives_live import IncentivesSubscription
 from icr.gateway.limits import Limits, rules
 from icr.gateway.live import LiveSubscription
@@ -72,13 +75,61 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
     ]
     if production:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
     )
+    _call_directly(built)
+    return built
+
+
+# The fields of a portal's every page (`me` and its department and balance), whose resolvers
+# answer at once from the read cache. Strawberry wraps each resolver in five calls (its Info,
+# argument conversion, extensions) that cost as much as the resolver's own work; these take no
+# arguments but `locale`, have no extensions or permissions and read only `info.context`, so
+# graphql-core calls them directly. `test_gateway_cache.py` and the domain tests hold the answers.
+_DIRECT = (
+    ("Query", "me", IncentivesQuery, "me"),
+    ("Me", "department", Person, "department"),
+    ("Person", "department", Person, "department"),
+    ("Me", "balance", Me, "balance"),
+    ("Me", "account", Me, "account"),
+)
+
+
+def _call_directly(built: strawberry.Schema) -> None:
+    types = built._schema.type_map
+    for type_name, field_name, owner, python_name in _DIRECT:
+        function = _resolver_of(owner, python_name)
+        assert not inspect.iscoroutinefunction(function), (type_name, field_name)
+        _object(types, type_name).fields[field_name].resolve = _direct(function)
+    name = _object(types, "Department").fields["name"]
+    name.resolve = lambda department, _info, locale="en": localized(department.names, locale)
+
+
+def _object(types: dict[str, Any], name: str) -> GraphQLObjectType:
+    found = types[name]
+    assert isinstance(found, GraphQLObjectType), name
+    return found
+
+
+def _resolver_of(owner: type, python_name: str) -> Callable[..., Any]:
+    definition = owner.__strawberry_definition__  # type: ignore[attr-defined]
+    for field in definition.fields:
+        if field.python_name == python_name and field.base_resolver is not None:
+            function: Callable[..., Any] = field.base_resolver.wrapped_func
+            return function
+    raise LookupError(f"{owner.__name__}.{python_name} has no resolver")
+
+
+def _direct(function: Callable[..., Any]) -> Callable[..., Any]:
+    def resolve(source: Any, info: Any) -> Any:
+        return function(source, info)
+
+    return resolve
 
 
 schema = build_schema()
