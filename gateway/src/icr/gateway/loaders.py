@@ -13,7 +13,15 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from icr.gateway.auth import unauthenticated
-from icr.gateway.cache import ACCOUNTS, DEPARTMENTS_LIST, LISTS, PEOPLE, Key, ReadCache
+from icr.gateway.cache import (
+    ACCOUNTS,
+    CATALOG_LIST,
+    DEPARTMENTS_LIST,
+    LISTS,
+    PEOPLE,
+    Key,
+    ReadCache,
+)
 from icr.gateway.clients import Clients, Json, ServiceClient, UpstreamError, segment
 
 Token = Callable[[], str]
@@ -181,6 +189,10 @@ class Loaders:
     def cached_department(self, department_id: str) -> Json | None:
         listing: dict[str, Json] | None = self.trust.get(DEPARTMENTS_LIST)
         return None if listing is None else listing.get(department_id)
+
+    def cached_catalog_item(self, item_id: str) -> Json | None:
+        listing: dict[str, Json] | None = self.trust.get(CATALOG_LIST)
+        return None if listing is None else listing.get(item_id)
 
     def cached_account(self) -> Json | None:
         row: Json | None = self.trust.get((ACCOUNTS, self.trust.subject()))

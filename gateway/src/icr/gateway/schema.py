@@ -22,13 +22,20 @@ from strawberry.tools import merge_types
 from icr.gateway.actions import RequestsMutation
 from icr.gateway.campaigns import CampaignsMutation, CampaignsQuery
 from icr.gateway.catalog import CatalogMutation, CatalogQuery
-from icr.gateway.directory import DirectoryMutation, DirectoryQuery, Person, localized
+from icr.gateway.directory import (
+    DirectoryMutation,
+    DirectoryQuery,
+    Person,
+    department_now,
+    localized,
+    person_now,
+)
 from icr.gateway.feedback import FeedbackMutation, FeedbackQuery
 from icr.gateway.incentives import IncentivesMutation, IncentivesQuery, Me
 from icr.gateway.incentives_live import IncentivesSubscription
 from icr.gateway.limits import Limits, rules
 from icr.gateway.live import LiveSubscription
-from icr.gateway.requests import RequestsQuery
+from icr.gateway.requests import RequestsQuery, ServiceRequest
 from icr.gateway.scores import ScoresQuery
 
 Query = merge_types(
@@ -86,8 +93,9 @@ def build_schema(limits: Limits | None = None, *, production: bool = False) -> s
     return built
 
 
-# The fields of a portal's every page (`me` and its department and balance), whose resolvers
-# answer at once from the read cache. Strawberry wraps each resolver in five calls (its Info,
+# The fields of a portal's every page (`me` and its department and balance, a queue's people,
+# departments and catalog items), whose resolvers answer at once from the read cache (else
+# return the awaitable that loads). Strawberry wraps each resolver in five calls (its Info,
 # argument conversion, extensions) that cost as much as the resolver's own work; these take no
 # arguments but `locale`, have no extensions or permissions and read only `info.context`, so
 # graphql-core calls them directly. `test_gateway_cache.py` and the domain tests hold the answers.
@@ -97,6 +105,11 @@ _DIRECT = (
     ("Person", "department", Person, "department"),
     ("Me", "balance", Me, "balance"),
     ("Me", "account", Me, "account"),
+    ("ServiceRequest", "catalogItem", ServiceRequest, "catalog_item"),
+    ("ServiceRequest", "requester", ServiceRequest, "requester"),
+    ("ServiceRequest", "assignee", ServiceRequest, "assignee"),
+    ("ServiceRequest", "requesterDepartment", ServiceRequest, "requester_department"),
+    ("ServiceRequest", "providerDepartment", ServiceRequest, "provider_department"),
 )
 
 
@@ -106,8 +119,12 @@ def _call_directly(built: strawberry.Schema) -> None:
         function = _resolver_of(owner, python_name)
         assert not inspect.iscoroutinefunction(function), (type_name, field_name)
         _object(types, type_name).fields[field_name].resolve = _direct(function)
-    name = _object(types, "Department").fields["name"]
-    name.resolve = lambda department, _info, locale="en": localized(department.names, locale)
+    # A department's own fields name their type in their annotations (async resolvers, the
+    # only way a class can name itself to strawberry): the same answers, at once when cached.
+    department = _object(types, "Department").fields
+    department["name"].resolve = lambda row, _info, locale="en": localized(row.names, locale)
+    department["manager"].resolve = lambda row, info: person_now(info, row.manager_id)
+    department["parent"].resolve = lambda row, info: department_now(info, row.parent_id)
 
 
 def _object(types: dict[str, Any], name: str) -> GraphQLObjectType:
