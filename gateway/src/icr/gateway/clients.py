@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import aiohttp
 import httpx
+import orjson
 from httpx_aiohttp import AiohttpTransport
 
 from icr.gateway.auth import unauthenticated
@@ -88,8 +89,9 @@ class ServiceClient:
             raise UpstreamError(self.name, response.status_code, body)
         if method != "GET" and self.cache is not None:
             self.cache.after_write(self.name, path)
-        # 204 (an answer recorded, nothing to say) has no body.
-        return response.json() if response.content else None
+        # 204 (an answer recorded, nothing to say) has no body. orjson: a page of 50 requests
+        # is tens of kilobytes, and the standard decoder was a visible share of the gateway.
+        return orjson.loads(response.content) if response.content else None
 
     async def _send(
         self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]
