@@ -30,11 +30,10 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
-from pydantic import ValidationError
 
 from icr.contracts import Envelope
 from icr.contracts.topics import CATALOG, DIRECTORY, LEDGER, REDEMPTIONS
-from icr.kit.kafka import decode
+from icr.gateway import feed
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -227,34 +226,13 @@ class CacheFeed:
             pause = min(pause * 2, 30.0)
 
     async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            group_id=None,
-            client_id=f"icr-{self.settings.service_name}-cache",
-            enable_auto_commit=False,
-            auto_offset_reset="latest",
-            isolation_level="read_committed",
-            metadata_max_age_ms=5_000,
-            fetch_max_wait_ms=250,
-        )
-        consumer.subscribe([self.settings.topic_name(t.name) for t in self.TOPICS])
-        await consumer.start()
+        consumer = await feed.started(self.settings, self.TOPICS, "cache", fetch_max_wait_ms=250)
         try:
-            while not consumer.assignment():
-                await consumer.getmany(timeout_ms=100)
-            for partition in consumer.assignment():
-                await consumer.position(partition)
             while True:
                 batches = await consumer.getmany(timeout_ms=250, max_records=1_000)
                 for records in batches.values():
-                    for record in records:
-                        if record.value is None:
-                            continue
-                        try:
-                            self.cache.on_event(decode(record.value))
-                        except ValidationError:
-                            offset = {"offset": record.offset}
-                            log.warning("undecodable event skipped", extra=offset)
+                    for envelope in feed.envelopes(records):
+                        self.cache.on_event(envelope)
                 self._heard(consumer)
         finally:
             await consumer.stop()

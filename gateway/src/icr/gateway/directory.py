@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import date
 from enum import Enum
-from typing import Annotated, Any, TypeAlias, TypeVar
+from typing import Annotated, Any, Self, TypeAlias, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -94,7 +94,7 @@ class Person:
         return department_now(info, self.department_id)
 
     @classmethod
-    def from_json(cls, row: Json) -> Person:
+    def from_json(cls, row: Json) -> Self:  # `Me` too
         return cls(
             id=strawberry.ID(row["id"]),
             name=row["name"],

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from pydantic import ValidationError
 
 from icr.contracts import Envelope
 from icr.contracts.topics import LEADERBOARD, LEDGER, REQUESTS
-from icr.kit.kafka import decode
+from icr.gateway import feed
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -108,49 +107,18 @@ class Hub:
         async with self._lock:
             if self._task is not None and not self._task.done():
                 return
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                group_id=None,  # every partition, in every replica
-                client_id=f"icr-{self.settings.service_name}-live",
-                enable_auto_commit=False,
-                auto_offset_reset="latest",
-                isolation_level="read_committed",
-                metadata_max_age_ms=5_000,  # see a topic created after the start soon
-            )
             # Requests for the request feeds; the ledger and the leaderboard for the points
-            # feeds (icr.gateway.incentives_live).
-            topics = (REQUESTS, LEDGER, LEADERBOARD)
-            consumer.subscribe([self.settings.topic_name(t.name) for t in topics])
-            await consumer.start()
-            try:
-                await self._positioned(consumer)
-            except BaseException:
-                await consumer.stop()
-                raise
+            # feeds (icr.gateway.incentives_live). A subscription counts from the moment it is
+            # answered: the consumer holds its partitions at their ends first.
+            consumer = await feed.started(self.settings, (REQUESTS, LEDGER, LEADERBOARD), "live")
             self._consumer = consumer
             self._task = asyncio.create_task(self._run(consumer), name="live-hub")
-
-    async def _positioned(self, consumer: AIOKafkaConsumer) -> None:
-        # A subscription counts from the moment it is answered: wait until the consumer holds
-        # its partitions at their current ends, so nothing published after is missed.
-        async with asyncio.timeout(30):
-            while not consumer.assignment():
-                await consumer.getmany(timeout_ms=100)
-            for partition in consumer.assignment():
-                await consumer.position(partition)
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
             batches = await consumer.getmany(timeout_ms=500, max_records=500)
             for records in batches.values():
-                for record in records:
-                    if record.value is None:
-                        continue
-                    try:
-                        envelope = decode(record.value)
-                    except ValidationError:
-                        log.warning("undecodable event skipped", extra={"offset": record.offset})
-                        continue
+                for envelope in feed.envelopes(records):
                     self.dispatch(envelope)
 
     def dispatch(self, envelope: Envelope) -> None:

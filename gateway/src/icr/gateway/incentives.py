@@ -726,20 +726,9 @@ WhatIfResult = Annotated[
 ]
 
 
-def _me(row: Json) -> Me:
-    return Me(
-        id=strawberry.ID(row["id"]),
-        name=row["name"],
-        roles=[Role(r) for r in row["roles"]],
-        locale=row["locale"],
-        active=row["active"],
-        department_id=row["department_id"],
-    )
-
-
 async def _me_loaded(info: Info, subject: str) -> Me | None:
     row = await info.context.loaders.people.load(subject)
-    return None if row is None else _me(row)
+    return None if row is None else Me.from_json(row)
 
 
 @strawberry.type
@@ -752,7 +741,7 @@ class IncentivesQuery:
         subject = info.context.subject()  # UNAUTHENTICATED without a valid token
         row = info.context.loaders.cached_person(subject)
         if row is not None:
-            return _me(row)  # at once: the read cache knows the caller
+            return Me.from_json(row)  # at once: the read cache knows the caller
         return _me_loaded(info, subject)
 
     @strawberry.field(description="A person's points account: themselves, their manager, admins.")
