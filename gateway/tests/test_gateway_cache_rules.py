@@ -112,3 +112,17 @@ def test_off_keeps_nothing() -> None:
     assert not cache.serving()
     cache.put(ANA, {"id": "ana"}, 0)
     assert cache.get(ANA) is None
+
+
+def test_an_account_a_ledger_event_names_is_not_kept_until_the_count_can_have_happened() -> None:
+    """The incentives service counts an entry into the balance just after its event is out:
+    a read right after the event may still show the old balance."""
+    cache = ReadCache(seconds=30, entries=100, stale_seconds=0.05)
+    cache.heard_from_broker(time.monotonic() + 10)
+    key = (ACCOUNTS, "ana")
+    cache.settle(key)
+    cache.put(key, {"available": 1}, cache.ticket())  # read after the event, before the count
+    assert cache.get(key) is None
+    time.sleep(0.06)
+    cache.put(key, {"available": 8}, cache.ticket())
+    assert cache.get(key) == {"available": 8}

@@ -13,7 +13,9 @@ Coherence rests on the feed: a Kafka consumer with no group (every partition, in
 from the latest offset. The cache serves nothing until the feed holds its partitions, and
 nothing while the feed has not heard from the broker for READ_CACHE_STALE_SECONDS (the events
 that would drop entries may be waiting there): it empties itself then, and fills again once the
-feed is back. A read started before an entry was dropped never puts its (older) answer back.
+feed is back. A read started before an entry was dropped never puts its (older) answer back,
+and an account a ledger or redemption event named is not kept again for READ_CACHE_STALE_SECONDS
+(the service counts an entry into the balance just after its event is out).
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ class ReadCache:
         self._dropped: OrderedDict[Key, int] = OrderedDict()
         self._stamp = 0
         self._floor = 0
+        # Accounts a ledger event named, each with the (monotonic) time until which reads of it
+        # are not kept: the incentives service counts an entry into the balance just after it
+        # writes the entry and its event, so a read right after the event may not show it yet.
+        self._settling: OrderedDict[Key, float] = OrderedDict()
+        self._settling_all_until = 0.0  # past `max_entries` settling accounts: all of them
         self._fresh_until = 0.0  # monotonic; the feed pushes it forward as the broker answers
         self.hits = 0
         self.misses = 0
@@ -128,6 +135,8 @@ class ReadCache:
             return
         if self._dropped.get(key, -1) > ticket:
             return  # dropped while the read was on its way: its answer may be the old one
+        if key[0] == ACCOUNTS and self._settling and self._unsettled(key):
+            return
         self._entries[key] = (time.monotonic() + self.seconds, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
@@ -142,6 +151,29 @@ class ReadCache:
             _, stamp = self._dropped.popitem(last=False)
             self._floor = max(self._floor, stamp)
 
+    def settle(self, key: Key) -> None:
+        """Drop an account a ledger event named, and keep no read of it for `stale_seconds`:
+        the event may have come out before the service counted it into the balance."""
+        self.drop(key)
+        now = time.monotonic()
+        self._settling[key] = now + self.stale_seconds
+        self._settling.move_to_end(key)
+        while len(self._settling) > self.max_entries:
+            _, until = self._settling.popitem(last=False)
+            self._settling_all_until = max(self._settling_all_until, until)
+
+    def _unsettled(self, key: Key) -> bool:
+        now = time.monotonic()
+        if now < self._settling_all_until:
+            return True
+        until = self._settling.get(key)
+        if until is None:
+            return False
+        if until <= now:
+            del self._settling[key]
+            return False
+        return True
+
     def drop_kind(self, kind: str) -> None:
         for key in [k for k in self._entries if k[0] == kind]:
             self.drop(key)
@@ -153,6 +185,7 @@ class ReadCache:
         """Everything out, and every ticket taken so far refused."""
         self._entries.clear()
         self._dropped.clear()
+        # `_settling` stays: a read after the clear must still wait for an account's count.
         self._stamp += 1
         self._floor = self._stamp
 
@@ -179,9 +212,9 @@ class ReadCache:
         elif kind.startswith("requests.catalog"):
             self.drop(CATALOG_LIST)
         elif kind.startswith("incentives.points."):
-            self.drop((ACCOUNTS, str(data.get("account"))))
+            self.settle((ACCOUNTS, str(data.get("account"))))
         elif kind.startswith(("incentives.reward.", "incentives.redemption.")):
-            self.drop((ACCOUNTS, str(data.get("person_id"))))
+            self.settle((ACCOUNTS, str(data.get("person_id"))))
 
     def after_write(self, service: str, path: str) -> None:
         """The gateway wrote through a service: what that may have changed goes now, before
