@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from graphql import GraphQLError
+
 from icr.contracts import Envelope
 from icr.contracts.incentives import PointsAwarded
 from icr.gateway.cache import ACCOUNTS, DEPARTMENTS_LIST, PEOPLE, ReadCache
+from icr.gateway.loaders import Trust
 
 ANA = (PEOPLE, "ana")
 
@@ -126,3 +130,21 @@ def test_an_account_a_ledger_event_names_is_not_kept_until_the_count_can_have_ha
     time.sleep(0.06)
     cache.put(key, {"available": 8}, cache.ticket())
     assert cache.get(key) == {"available": 8}
+
+
+def test_a_caller_trusted_once_is_asked_about_again_when_their_row_changes() -> None:
+    """A websocket's context (its loaders, their Trust) lives as long as the connection: a
+    person deactivated meanwhile must not go on being served from the cache."""
+    cache = live()
+    cache.put(ANA, {"id": "ana", "active": True}, cache.ticket())
+    cache.put(DEPARTMENTS_LIST, {"it": {"id": "it"}}, cache.ticket())
+    trust = Trust(cache, lambda: "ana")
+    assert trust.get(DEPARTMENTS_LIST) == {"it": {"id": "it"}}
+
+    cache.drop(ANA)  # requests.person.upserted: ana was deactivated
+    assert trust.get(DEPARTMENTS_LIST) is None  # not known now: the services decide
+
+    cache.put(ANA, {"id": "ana", "active": False}, cache.ticket())  # someone read her row
+    with pytest.raises(GraphQLError) as refused:
+        trust.get(DEPARTMENTS_LIST)
+    assert refused.value.extensions == {"code": "UNAUTHENTICATED"}

@@ -130,6 +130,15 @@ class ReadCache:
         self.hits += 1
         return value
 
+    def peek(self, key: Key) -> Any:
+        """`get` without counting a hit or a miss (the caller's own row, looked at for trust)."""
+        if not self.serving():
+            return None
+        found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
     def put(self, key: Key, value: Any, ticket: int | None) -> None:
         if ticket is None or ticket < self._floor or not self.serving():
             return
