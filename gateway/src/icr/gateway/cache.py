@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -250,6 +250,7 @@ class CacheFeed:
         self.settings = settings
         self.cache = cache
         self._task: asyncio.Task[None] | None = None
+        self._partitions: frozenset[TopicPartition] = frozenset()  # those the cache rests on
 
     def start(self) -> None:
         if self.cache.enabled and self._task is None:
@@ -280,6 +281,7 @@ class CacheFeed:
             fetch_max_wait_ms=250,
         )
         consumer.subscribe([self.settings.topic_name(t.name) for t in self.TOPICS])
+        self._partitions = frozenset()
         await consumer.start()
         try:
             while not consumer.assignment():
@@ -304,9 +306,16 @@ class CacheFeed:
     def _heard(self, consumer: AIOKafkaConsumer) -> None:
         # The oldest of the partitions' latest fetch answers: an event the feed has not fetched
         # could be waiting in any of them.
-        stamps = [consumer.last_poll_timestamp(tp) for tp in consumer.assignment()]
+        assigned = consumer.assignment()
+        stamps = [consumer.last_poll_timestamp(tp) for tp in assigned]
         if not stamps or any(s is None or s < 0 for s in stamps):
             return
+        if assigned != self._partitions:
+            # A partition added while the feed runs (a topic grown) was started at its latest
+            # offset: what was written to it before that is never heard, so nothing kept from
+            # before it is trusted.
+            self.cache.clear()
+            self._partitions = frozenset(assigned)
         age = time.time() - min(stamps) / 1000
         self.cache.heard_from_broker(time.monotonic() - max(age, 0.0))
 
