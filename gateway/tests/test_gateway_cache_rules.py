@@ -148,3 +148,19 @@ def test_a_caller_trusted_once_is_asked_about_again_when_their_row_changes() -> 
     with pytest.raises(GraphQLError) as refused:
         trust.get(DEPARTMENTS_LIST)
     assert refused.value.extensions == {"code": "UNAUTHENTICATED"}
+
+
+def test_dropping_a_kind_does_not_visit_each_entry() -> None:
+    """After every write through the gateway: with a full cache, visiting each entry held the
+    event loop (every other request) for a fifth of a second."""
+    cache = live(entries=100_000)
+    for n in range(50_000):
+        cache.put((PEOPLE, f"p{n}"), {"id": f"p{n}"}, cache.ticket())
+        cache.put((ACCOUNTS, f"p{n}"), {"balance": n}, cache.ticket())
+    started = time.perf_counter()
+    cache.after_write("requests", "/people/p1")  # people and accounts
+    assert time.perf_counter() - started < 0.02
+    assert cache.get((PEOPLE, "p7")) is None
+    assert cache.get((ACCOUNTS, "p7")) is None
+    cache.put((PEOPLE, "p7"), {"id": "p7", "v": 2}, cache.ticket())  # read after the write
+    assert cache.get((PEOPLE, "p7")) == {"id": "p7", "v": 2}

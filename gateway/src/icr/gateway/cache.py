@@ -84,7 +84,13 @@ class ReadCache:
         self.seconds = seconds
         self.max_entries = entries
         self.stale_seconds = stale_seconds
-        self._entries: OrderedDict[Key, tuple[float, Any]] = OrderedDict()
+        # key -> (expiry, value, its kind's generation when kept)
+        self._entries: OrderedDict[Key, tuple[float, Any, int]] = OrderedDict()
+        # Dropping a whole kind (after a write through the gateway) moves its generation on
+        # instead of visiting each entry: with a full cache that was a fifth of a second of the
+        # event loop per write. Entries of an older generation are dead, and go when met or
+        # when the least recently used go.
+        self._generations: dict[str, int] = {}
         # When each key was last dropped (a stamp); older drops are forgotten past
         # `max_entries`, and `_floor` then refuses every ticket from before them.
         self._dropped: OrderedDict[Key, int] = OrderedDict()
@@ -122,8 +128,8 @@ class ReadCache:
         if found is None:
             self.misses += 1
             return None
-        expires, value = found
-        if expires < time.monotonic():
+        expires, value, generation = found
+        if expires < time.monotonic() or generation != self._generations.get(key[0], 0):
             del self._entries[key]
             self.misses += 1
             return None
@@ -137,6 +143,8 @@ class ReadCache:
         found = self._entries.get(key)
         if found is None or found[0] < time.monotonic():
             return None
+        if found[2] != self._generations.get(key[0], 0):
+            return None
         return found[1]
 
     def put(self, key: Key, value: Any, ticket: int | None) -> None:
@@ -146,7 +154,8 @@ class ReadCache:
             return  # dropped while the read was on its way: its answer may be the old one
         if key[0] == ACCOUNTS and self._settling and self._unsettled(key):
             return
-        self._entries[key] = (time.monotonic() + self.seconds, value)
+        generation = self._generations.get(key[0], 0)
+        self._entries[key] = (time.monotonic() + self.seconds, value, generation)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -184,8 +193,7 @@ class ReadCache:
         return True
 
     def drop_kind(self, kind: str) -> None:
-        for key in [k for k in self._entries if k[0] == kind]:
-            self.drop(key)
+        self._generations[kind] = self._generations.get(kind, 0) + 1
         # Reads of this kind on their way now must not be kept either.
         self._stamp += 1
         self._floor = self._stamp
