@@ -14,6 +14,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from icr.gateway.main import build_app
+from icr.incentives.store.accounts import AccountStore
 from icr.kit.testing import bearer, free_port
 
 pytestmark = pytest.mark.infra
@@ -204,3 +205,53 @@ async def test_without_kafka_the_gateway_answers_from_the_services(stack, unique
             await person(stack, pid, "Second")
             assert (await me())["name"] == "Second"
             assert not app.state.clients.cache.serving()
+
+
+async def test_a_balance_read_before_the_service_counted_the_points_is_not_kept(
+    stack, unique, monkeypatch
+) -> None:
+    """The incentives service writes a ledger entry with its event, then counts it into the
+    balance: the event can reach the gateway first. A read in between gets the old balance
+    from the service; kept, it would hide the points until the 30 s expiry."""
+    await serving(stack)
+    pid = f"counted-{unique}"
+    await person(stack, pid, "Counted")
+    await known_to_incentives(stack, pid)
+    before = (await stack.graphql(ME, actor=pid))["me"]["balance"]
+
+    counting = asyncio.Event()
+    counted = asyncio.Event()
+    apply_many = AccountStore.apply_many
+
+    async def slow_count(self: AccountStore, entries: Any) -> None:
+        if any(e.account == pid for e in entries):
+            counting.set()
+            await asyncio.sleep(1.5)  # a busy store: the event is out before the count
+            await apply_many(self, entries)
+            counted.set()
+            return
+        await apply_many(self, entries)
+
+    monkeypatch.setattr(AccountStore, "apply_many", slow_count)
+    body = {
+        "recipient_id": pid,
+        "points": 7,
+        "message": "Thank you for fixing the printer so quickly!",
+        "value": "teamwork",
+    }
+    given = await stack.incentives.post("/recognitions", json=body, headers=bearer("ana"))
+    assert given.status_code == 201, given.text
+    await until(lambda: _true(counting.is_set()))
+    clear_doors(stack)
+    # The gateway hears the entry's event while the count waits, and reads the account again.
+    seen = []
+    while not counted.is_set():
+        seen.append((await stack.graphql(ME, actor=pid))["me"]["balance"])
+        await asyncio.sleep(0.05)
+    assert "GET /accounts/me" in stack.incentives_door.paths(), "no read while counting"
+    assert before in seen  # the old balance was read after the event (the race happened)
+
+    async def credited() -> bool:
+        return bool((await stack.graphql(ME, actor=pid))["me"]["balance"] == before + 7)
+
+    await until(credited)  # not 30 s later

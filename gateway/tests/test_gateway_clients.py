@@ -67,3 +67,32 @@ async def test_a_refused_read_is_a_503_unavailable_after_one_more_try() -> None:
         assert refused.value.code == "unavailable"
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"HTTP/1.1 abc OK\r\n\r\n", b"HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n"],
+    ids=["bad-status-line", "bad-content-length"],
+)
+async def test_a_reply_that_is_not_http_is_a_503_unavailable(reply: bytes) -> None:
+    """Something between the gateway and the service (a proxy, a wrong port) answers with what
+    is not HTTP: the same 503 `unavailable` as a refused connection, for reads and writes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        client = ServiceClient("requests", f"http://127.0.0.1:{port}", timeout=2.0)
+        try:
+            for method in ("GET", "POST"):
+                with pytest.raises(UpstreamError) as refused:
+                    await client.call(method, "/people", json={} if method == "POST" else None)
+                assert refused.value.status == 503
+                assert refused.value.code == "unavailable"
+        finally:
+            await client.close()

@@ -13,7 +13,9 @@ Coherence rests on the feed: a Kafka consumer with no group (every partition, in
 from the latest offset. The cache serves nothing until the feed holds its partitions, and
 nothing while the feed has not heard from the broker for READ_CACHE_STALE_SECONDS (the events
 that would drop entries may be waiting there): it empties itself then, and fills again once the
-feed is back. A read started before an entry was dropped never puts its (older) answer back.
+feed is back. A read started before an entry was dropped never puts its (older) answer back,
+and an account a ledger or redemption event named is not kept again for READ_CACHE_STALE_SECONDS
+(the service counts an entry into the balance just after its event is out).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import REGISTRY, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -81,12 +83,23 @@ class ReadCache:
         self.seconds = seconds
         self.max_entries = entries
         self.stale_seconds = stale_seconds
-        self._entries: OrderedDict[Key, tuple[float, Any]] = OrderedDict()
+        # key -> (expiry, value, its kind's generation when kept)
+        self._entries: OrderedDict[Key, tuple[float, Any, int]] = OrderedDict()
+        # Dropping a whole kind (after a write through the gateway) moves its generation on
+        # instead of visiting each entry: with a full cache that was a fifth of a second of the
+        # event loop per write. Entries of an older generation are dead, and go when met or
+        # when the least recently used go.
+        self._generations: dict[str, int] = {}
         # When each key was last dropped (a stamp); older drops are forgotten past
         # `max_entries`, and `_floor` then refuses every ticket from before them.
         self._dropped: OrderedDict[Key, int] = OrderedDict()
         self._stamp = 0
         self._floor = 0
+        # Accounts a ledger event named, each with the (monotonic) time until which reads of it
+        # are not kept: the incentives service counts an entry into the balance just after it
+        # writes the entry and its event, so a read right after the event may not show it yet.
+        self._settling: OrderedDict[Key, float] = OrderedDict()
+        self._settling_all_until = 0.0  # past `max_entries` settling accounts: all of them
         self._fresh_until = 0.0  # monotonic; the feed pushes it forward as the broker answers
         self.hits = 0
         self.misses = 0
@@ -114,20 +127,34 @@ class ReadCache:
         if found is None:
             self.misses += 1
             return None
-        expires, value = found
-        if expires < time.monotonic():
+        expires, value, generation = found
+        if expires < time.monotonic() or generation != self._generations.get(key[0], 0):
             del self._entries[key]
             self.misses += 1
             return None
         self.hits += 1
         return value
 
+    def peek(self, key: Key) -> Any:
+        """`get` without counting a hit or a miss (the caller's own row, looked at for trust)."""
+        if not self.serving():
+            return None
+        found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        if found[2] != self._generations.get(key[0], 0):
+            return None
+        return found[1]
+
     def put(self, key: Key, value: Any, ticket: int | None) -> None:
         if ticket is None or ticket < self._floor or not self.serving():
             return
         if self._dropped.get(key, -1) > ticket:
             return  # dropped while the read was on its way: its answer may be the old one
-        self._entries[key] = (time.monotonic() + self.seconds, value)
+        if key[0] == ACCOUNTS and self._settling and self._unsettled(key):
+            return
+        generation = self._generations.get(key[0], 0)
+        self._entries[key] = (time.monotonic() + self.seconds, value, generation)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -141,9 +168,31 @@ class ReadCache:
             _, stamp = self._dropped.popitem(last=False)
             self._floor = max(self._floor, stamp)
 
+    def settle(self, key: Key) -> None:
+        """Drop an account a ledger event named, and keep no read of it for `stale_seconds`:
+        the event may have come out before the service counted it into the balance."""
+        self.drop(key)
+        now = time.monotonic()
+        self._settling[key] = now + self.stale_seconds
+        self._settling.move_to_end(key)
+        while len(self._settling) > self.max_entries:
+            _, until = self._settling.popitem(last=False)
+            self._settling_all_until = max(self._settling_all_until, until)
+
+    def _unsettled(self, key: Key) -> bool:
+        now = time.monotonic()
+        if now < self._settling_all_until:
+            return True
+        until = self._settling.get(key)
+        if until is None:
+            return False
+        if until <= now:
+            del self._settling[key]
+            return False
+        return True
+
     def drop_kind(self, kind: str) -> None:
-        for key in [k for k in self._entries if k[0] == kind]:
-            self.drop(key)
+        self._generations[kind] = self._generations.get(kind, 0) + 1
         # Reads of this kind on their way now must not be kept either.
         self._stamp += 1
         self._floor = self._stamp
@@ -152,6 +201,7 @@ class ReadCache:
         """Everything out, and every ticket taken so far refused."""
         self._entries.clear()
         self._dropped.clear()
+        # `_settling` stays: a read after the clear must still wait for an account's count.
         self._stamp += 1
         self._floor = self._stamp
 
@@ -178,9 +228,9 @@ class ReadCache:
         elif kind.startswith("requests.catalog"):
             self.drop(CATALOG_LIST)
         elif kind.startswith("incentives.points."):
-            self.drop((ACCOUNTS, str(data.get("account"))))
+            self.settle((ACCOUNTS, str(data.get("account"))))
         elif kind.startswith(("incentives.reward.", "incentives.redemption.")):
-            self.drop((ACCOUNTS, str(data.get("person_id"))))
+            self.settle((ACCOUNTS, str(data.get("person_id"))))
 
     def after_write(self, service: str, path: str) -> None:
         """The gateway wrote through a service: what that may have changed goes now, before
@@ -207,6 +257,7 @@ class CacheFeed:
         self.settings = settings
         self.cache = cache
         self._task: asyncio.Task[None] | None = None
+        self._partitions: frozenset[TopicPartition] = frozenset()  # those the cache rests on
 
     def start(self) -> None:
         if self.cache.enabled and self._task is None:
@@ -226,6 +277,7 @@ class CacheFeed:
             pause = min(pause * 2, 30.0)
 
     async def _follow(self) -> None:
+        self._partitions = frozenset()
         consumer = await feed.started(self.settings, self.TOPICS, "cache", fetch_max_wait_ms=250)
         try:
             while True:
@@ -240,9 +292,16 @@ class CacheFeed:
     def _heard(self, consumer: AIOKafkaConsumer) -> None:
         # The oldest of the partitions' latest fetch answers: an event the feed has not fetched
         # could be waiting in any of them.
-        stamps = [consumer.last_poll_timestamp(tp) for tp in consumer.assignment()]
+        assigned = consumer.assignment()
+        stamps = [consumer.last_poll_timestamp(tp) for tp in assigned]
         if not stamps or any(s is None or s < 0 for s in stamps):
             return
+        if assigned != self._partitions:
+            # A partition added while the feed runs (a topic grown) was started at its latest
+            # offset: what was written to it before that is never heard, so nothing kept from
+            # before it is trusted.
+            self.cache.clear()
+            self._partitions = frozenset(assigned)
         age = time.time() - min(stamps) / 1000
         self.cache.heard_from_broker(time.monotonic() - max(age, 0.0))
 

@@ -44,6 +44,19 @@ class UpstreamError(Exception):
         super().__init__(f"{service}: {status} {self.code}: {self.message}")
 
 
+class _Transport(AiohttpTransport):
+    """httpx-aiohttp's transport maps aiohttp's connection and timeout errors to httpx's; an
+    answer that is not HTTP (a bad status line or header, from a proxy or a wrong port) comes
+    out as aiohttp's own ClientResponseError. It is a protocol error like the others, so
+    callers get the one 503 `unavailable` shape (httpcore said RemoteProtocolError)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except aiohttp.ClientResponseError as exc:
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+
+
 class ServiceClient:
     def __init__(
         self,
@@ -56,7 +69,7 @@ class ServiceClient:
         self.name = name
         self.cache = cache
         self.http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, transport=transport or AiohttpTransport()
+            base_url=base_url, timeout=timeout, transport=transport or _Transport()
         )
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:

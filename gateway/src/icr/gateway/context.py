@@ -26,6 +26,12 @@ class Context(BaseContext):
         self.loaders = Loaders(clients, self.token, self.subject)
         self.subscriptions = 0  # live on this (websocket) connection
 
+    def fresh_loaders(self) -> None:
+        """New loaders, their memory empty: a websocket's context lives as long as the
+        connection, and each event a subscription sends must show things as they are now,
+        not as the connection's first event loaded them."""
+        self.loaders = Loaders(self.clients, self.token, self.subject)
+
     def subject(self) -> str:
         """The caller's person id (UNAUTHENTICATED without a valid token)."""
         self.token()

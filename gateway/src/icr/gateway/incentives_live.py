@@ -100,9 +100,11 @@ async def _events(info: Info, wants: Callable[[Envelope], bool]) -> AsyncGenerat
     try:
         while True:
             try:
-                yield await subscriber.next()
+                envelope = await subscriber.next()
             except SlowSubscriber as exc:
                 raise GraphQLError(str(exc), extensions={"code": SLOW}) from exc
+            context.fresh_loaders()
+            yield envelope
     finally:
         hub.unsubscribe(subscriber)
         context.subscriptions -= 1

@@ -95,6 +95,7 @@ async def _feed(
                 continue
             hub.learn(row["id"], row)
             if keep(row):
+                context.fresh_loaders()
                 yield envelope, row
     finally:
         hub.unsubscribe(subscriber)

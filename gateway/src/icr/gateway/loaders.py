@@ -31,25 +31,22 @@ MY_ACCOUNT = "/accounts/me"
 class Trust:
     """Whether cached reads may be served to this request's caller: the cache must know them
     as an active person (what each service checks before answering them). Entries are filled
-    from any caller's reads, since what is shared is what every authenticated person may read."""
+    from any caller's reads, since what is shared is what every authenticated person may read.
+
+    Asked on every read, not once per context: a websocket's context lives as long as its
+    connection, and the caller may be deactivated (their row dropped) meanwhile."""
 
     def __init__(self, cache: ReadCache, subject: Token) -> None:
         self.cache = cache
         self.subject = subject
-        self._trusted = False  # once known, for the rest of this request
 
     def caller(self) -> bool:
-        if self._trusted:
-            return self.cache.serving()
-        if not self.cache.serving():
-            return False
-        me = self.cache.get((PEOPLE, self.subject()))
+        me = self.cache.peek((PEOPLE, self.subject()))
         if me is None:
             return False
         if not me.get("active", False):
             # What every service answers them too; the cache only says it sooner.
             raise unauthenticated("the token's person is deactivated")
-        self._trusted = True
         return True
 
     def get(self, key: Key) -> Any:
