@@ -44,6 +44,12 @@ class UpstreamError(Exception):
         super().__init__(f"{service}: {status} {self.code}: {self.message}")
 
 
+# Idle connections are let go after 4 s, before the services' servers close theirs (uvicorn's
+# keep-alive is 5 s): a write on a connection the server is closing would fail after it may
+# have been sent, and writes are not retried.
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0)
+
+
 class _Transport(AiohttpTransport):
     """httpx-aiohttp's transport maps aiohttp's connection and timeout errors to httpx's; an
     answer that is not HTTP (a bad status line or header, from a proxy or a wrong port) comes
@@ -69,7 +75,7 @@ class ServiceClient:
         self.name = name
         self.cache = cache
         self.http = httpx.AsyncClient(
-            base_url=base_url, timeout=timeout, transport=transport or _Transport()
+            base_url=base_url, timeout=timeout, transport=transport or _Transport(limits=LIMITS)
         )
 
     async def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> Any:
