@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -123,6 +123,21 @@ def _delivery(record: ConsumerRecord[bytes, bytes]) -> Delivery:
         value=record.value,
         headers=tuple(record.headers or ()),
     )
+
+
+def _decode_all(
+    pending: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+) -> dict[tuple[TopicPartition, int], Envelope]:
+    """The poll's envelopes, decoded once, by (partition, offset); undecodable ones left out
+    (`process` decodes them again and dead-letters them)."""
+    out: dict[tuple[TopicPartition, int], Envelope] = {}
+    for tp, records in pending.items():
+        for record in records:
+            try:
+                out[(tp, record.offset)] = decode(record.value)
+            except ValidationError:
+                continue
+    return out
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -247,7 +262,11 @@ class ConsumerRunner:
         generation: int,
     ) -> None:
         pending = {tp: list(records) for tp, records in batches.items() if records}
-        await self._load_positions([r for records in pending.values() for r in records], generation)
+        decoded = _decode_all(pending)
+        await self._load_positions(decoded, generation)
+        if self.settings.consumer_concurrency > 1:
+            await self._process_lanes(consumer, pending, decoded, generation)
+            return
 
         def seek_back() -> None:
             for tp, rest in pending.items():
@@ -265,7 +284,11 @@ class ConsumerRunner:
                     seek_back()
                     return
                 record = records[0]
-                if not await self._run_one(_delivery(record), deadline=self._deadline(), tp=tp):
+                envelope = decoded.get((tp, record.offset))
+                delivery = _delivery(record)
+                if not await self._run_one(
+                    delivery, deadline=self._deadline(), tp=tp, envelope=envelope
+                ):
                     metrics.BUDGET_EXCEEDED.labels(self.group, record.topic).inc()
                     if self._generation == generation:
                         seek_back()
@@ -276,21 +299,92 @@ class ConsumerRunner:
                     await self._commit()
             await self._commit()
 
+    async def _process_lanes(
+        self,
+        consumer: AIOKafkaConsumer,
+        pending: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        decoded: Mapping[tuple[TopicPartition, int], Envelope],
+        generation: int,
+    ) -> None:
+        """The poll's records at once, one lane per aggregate (`consumer_concurrency` lanes at
+        a time): a lane runs its aggregate's records in their order, each as `_run_one` runs it
+        alone (its budget, attempts, hold and dead letter), so only records of different
+        aggregates overlap, as they do on different members. Their handlers' store calls then
+        meet in the stores' coalescers (`icr.kit.coalesce`): one round trip for many records.
+
+        A partition's offset advances over its records done in a row from the first; a lane
+        that stops (budget spent, revoked, stopping) leaves its partition to be sought back to
+        the first record not done, and the records done after it come again and are skipped
+        by position or inbox, as after a crash."""
+        lanes: dict[Hashable, list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]] = {}
+        for tp, records in pending.items():
+            for record in records:
+                key = self._lane(tp, record, decoded.get((tp, record.offset)))
+                lanes.setdefault(key, []).append((tp, record))
+        order = {tp: [r.offset for r in records] for tp, records in pending.items()}
+        done: dict[TopicPartition, set[int]] = {tp: set() for tp in pending}
+        head = dict.fromkeys(pending, 0)  # per partition: index of its first record not done
+        gate = asyncio.Semaphore(self.settings.consumer_concurrency)
+
+        def completed(tp: TopicPartition, offset: int) -> None:
+            if self._generation != generation:
+                return  # revoked: the new owner starts from the commit
+            done[tp].add(offset)
+            offsets, n = order[tp], head[tp]
+            while n < len(offsets) and offsets[n] in done[tp]:
+                n += 1
+            if n != head[tp]:
+                head[tp] = n
+                # Before the record counts as idle, so a revocation waiting for it commits it.
+                self._pending[tp] = offsets[n - 1] + 1
+
+        async def lane(items: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]) -> None:
+            async with gate:
+                for tp, record in items:
+                    if (
+                        self._stopping
+                        or self._generation != generation
+                        or tp not in self._owned
+                        or not self._fits()
+                    ):
+                        return
+                    envelope = decoded.get((tp, record.offset))
+                    if not await self._run_one(
+                        _delivery(record), deadline=self._deadline(), envelope=envelope
+                    ):
+                        metrics.BUDGET_EXCEEDED.labels(self.group, record.topic).inc()
+                        return
+                    completed(tp, record.offset)
+
+        await asyncio.gather(*(lane(items) for items in lanes.values()))
+        if self._generation != generation:
+            return
+        for tp, offsets in order.items():
+            if head[tp] < len(offsets) and tp in self._owned:
+                consumer.seek(tp, offsets[head[tp]])
+
+    def _lane(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], envelope: Envelope | None
+    ) -> Hashable:
+        """Records that must run in order share a lane: those of one aggregate, by the stream
+        key without the topic (an aggregate's events on two topics, a request's and its
+        rating's, keep their order too). An undecodable record is a lane of its own."""
+        if envelope is None:
+            return ("@", tp.topic, tp.partition, record.offset)
+        stream = self._stream(record.topic, envelope.type, envelope.aggregate_id)
+        return stream[1] if stream is not None else (record.topic, envelope.aggregate_id)
+
     async def _load_positions(
-        self, records: list[ConsumerRecord[bytes, bytes]], generation: int
+        self, decoded: Mapping[tuple[TopicPartition, int], Envelope], generation: int
     ) -> None:
         """Reads the positions of a batch's new streams in one store call, instead of one read
         per event of an aggregate not met before (each submitted request is one). Best effort:
         a failure leaves `process` to read them one by one."""
         wanted: set[tuple[str, str]] = set()
-        for record in records:
-            try:
-                envelope = decode(record.value)
-            except ValidationError:
-                continue
+        for (tp, _), envelope in decoded.items():
             if envelope.sequence is None or envelope.type not in self.handlers:
                 continue
-            stream = self._stream(record.topic, envelope.type, envelope.aggregate_id)
+            stream = self._stream(tp.topic, envelope.type, envelope.aggregate_id)
             if stream is not None and stream not in self._positions:
                 wanted.add(stream)
         if not wanted:
@@ -326,6 +420,7 @@ class ConsumerRunner:
         deadline: float,
         replay: bool = False,
         tp: TopicPartition | None = None,
+        envelope: Envelope | None = None,
     ) -> bool:
         """Processes one record within its budget; False if the budget ran out first.
 
@@ -343,7 +438,7 @@ class ConsumerRunner:
                     reraise=True,
                 ):
                     with attempt:
-                        await self.process(delivery, replay=replay)
+                        await self.process(delivery, replay=replay, envelope=envelope)
             if tp is not None:
                 # Before the record counts as idle, so a revocation waiting for it commits it.
                 self._pending[tp] = delivery.offset + 1
@@ -459,14 +554,19 @@ class ConsumerRunner:
 
     # One record.
 
-    async def process(self, delivery: Delivery, *, replay: bool = False) -> str:
-        """Applies, skips, parks, holds or dead-letters one record; returns the outcome."""
+    async def process(
+        self, delivery: Delivery, *, replay: bool = False, envelope: Envelope | None = None
+    ) -> str:
+        """Applies, skips, parks, holds or dead-letters one record; returns the outcome.
+        `envelope`: the record's value as decoded already (by the poll), else decoded here."""
         topic = delivery.topic
-        try:
-            envelope = decode(delivery.value)
-        except ValidationError as exc:
-            outcome = await self._dead_letter_undecodable(delivery, f"undecodable envelope: {exc}")
-            return self._count_outcome(topic, outcome)
+        if envelope is None:
+            try:
+                envelope = decode(delivery.value)
+            except ValidationError as exc:
+                reason = f"undecodable envelope: {exc}"
+                outcome = await self._dead_letter_undecodable(delivery, reason)
+                return self._count_outcome(topic, outcome)
         agg = (topic, envelope.aggregate_id)
         held = self._held.get(agg)
         if held is not None and not replay:

@@ -8,6 +8,7 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from icr.kit.coalesce import Coalescer
 from icr.kit.mongo import Document, apply_once
 
 KEEP = 500
@@ -46,3 +47,23 @@ async def apply_each_once(
         for index in sorted(e["index"] for e in errors):
             key, update, entry_id = updates[index]
             await apply_once(collection, key, update, event_id=entry_id)
+
+
+Update = tuple[str, Document, str]
+
+
+class CoalescedApply:
+    """`apply_each_once` for concurrent callers in one bulk write (`Coalescer`): the updates of
+    every call waiting together go in one round trip; each is still guarded by its entry id."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self.collection = collection
+        self._apply: Coalescer[list[Update], None] = Coalescer(self._flush)
+
+    async def __call__(self, updates: list[Update]) -> None:
+        if updates:
+            await self._apply(updates)
+
+    async def _flush(self, calls: Sequence[list[Update]]) -> list[None]:
+        await apply_each_once(self.collection, [u for updates in calls for u in updates])
+        return [None] * len(calls)
