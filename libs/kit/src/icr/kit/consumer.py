@@ -21,6 +21,7 @@ What one consumer guarantees (see README "Guarantees"):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
@@ -218,6 +219,7 @@ class ConsumerRunner:
         self._stopping = False
         self._polled_at = time.monotonic()
         self._holds_checked_at = 0.0
+        self._key_fields: dict[str, str] = {}  # aggregate field by event type (`_stream`)
 
     # The loop.
 
@@ -324,7 +326,8 @@ class ConsumerRunner:
         order = {tp: [r.offset for r in records] for tp, records in pending.items()}
         done: dict[TopicPartition, set[int]] = {tp: set() for tp in pending}
         head = dict.fromkeys(pending, 0)  # per partition: index of its first record not done
-        gate = asyncio.Semaphore(self.settings.consumer_concurrency)
+        concurrency = self.settings.consumer_concurrency
+        gate = asyncio.Semaphore(concurrency) if len(lanes) > concurrency else None
 
         def completed(tp: TopicPartition, offset: int) -> None:
             if self._generation != generation:
@@ -339,7 +342,7 @@ class ConsumerRunner:
                 self._pending[tp] = offsets[n - 1] + 1
 
         async def lane(items: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]) -> None:
-            async with gate:
+            async with gate or contextlib.nullcontext():
                 for tp, record in items:
                     if (
                         self._stopping
@@ -431,14 +434,19 @@ class ConsumerRunner:
         self._idle.clear()
         try:
             async with asyncio.timeout_at(deadline):
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(TRANSIENT),
-                    wait=self._wait(),
-                    stop=stop_never,
-                    reraise=True,
-                ):
-                    with attempt:
-                        await self.process(delivery, replay=replay, envelope=envelope)
+                try:
+                    # The usual case first, without building a retry loop per record.
+                    await self.process(delivery, replay=replay, envelope=envelope)
+                except TRANSIENT:
+                    await asyncio.sleep(self.settings.consumer_retry_backoff_seconds)
+                    async for attempt in AsyncRetrying(
+                        retry=retry_if_exception_type(TRANSIENT),
+                        wait=self._wait(),
+                        stop=stop_never,
+                        reraise=True,
+                    ):
+                        with attempt:
+                            await self.process(delivery, replay=replay, envelope=envelope)
             if tp is not None:
                 # Before the record counts as idle, so a revocation waiting for it commits it.
                 self._pending[tp] = delivery.offset + 1
@@ -663,10 +671,13 @@ class ConsumerRunner:
         keyed by the id alone, one would make the other's events look stale. None for a type
         this code does not know.
         """
-        try:
-            key_field = self.events.latest(event_type).aggregate_field
-        except UnknownEvent:
-            return None
+        key_field = self._key_fields.get(event_type)
+        if key_field is None:
+            try:
+                key_field = self.events.latest(event_type).aggregate_field
+            except UnknownEvent:
+                return None
+            self._key_fields[event_type] = key_field
         return topic, f"{key_field}:{aggregate_id}"
 
     async def _advance(self, stream: tuple[str, str], sequence: int) -> None:
@@ -691,6 +702,17 @@ class ConsumerRunner:
         origin = f"replay:{delivery.topic}" if replay else delivery.topic
         key = (origin, delivery.partition, delivery.offset)
         limit = self.settings.consumer_max_attempts
+        if self._attempts.get(key, 0) < limit:
+            # The usual case first, without building a retry loop per record; a failure goes on
+            # in the loop below after the first backoff, as the loop alone would have.
+            try:
+                await self._call(handler, event, envelope, key)
+            except (_FailedAttempt, *TRANSIENT):
+                await asyncio.sleep(self.settings.consumer_retry_backoff_seconds)
+            else:
+                self._attempts.pop(key, None)
+                self._last_error.pop(key, None)
+                return None
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type((_FailedAttempt, *TRANSIENT)),
