@@ -32,8 +32,12 @@ async def apply_each_once(
     retried, one `apply_once` each, which tells them apart."""
     groups: list[list[tuple[str, Document, str]]] = []
     mergeable: dict[tuple[str, str], list[tuple[str, Document, str]]] = {}
+    seen: set[tuple[str, str]] = set()
     for update in updates:
-        key, change, _ = update
+        key, change, entry_id = update
+        if (key, entry_id) in seen:
+            continue  # the same entry twice (two callers in one flush): its guard refuses it
+        seen.add((key, entry_id))
         if set(change) <= {"$inc", "$set"}:
             shape = (key, repr(sorted(change.get("$set", {}).items())))
             if shape in mergeable:

@@ -133,11 +133,20 @@ class LedgerStore:
         return await self._append(rows) if rows else set()
 
     async def _append_rows(self, calls: Sequence[list[_Row]]) -> list[set[str]]:
-        """The entries of several calls in one insert, each refused alone by the unique key."""
-        inserted: set[str] = await self.outbox.insert_built(
-            self.collection, [row for rows in calls for row in rows]
-        )
-        return [{doc["_id"] for doc, _ in rows} & inserted for rows in calls]
+        """The entries of several calls in one insert, each refused alone by the unique key.
+        An entry in two calls (a reopen and a recovery revoking one award at once) goes in
+        once, for the first of them: the others are told it exists, as the store would."""
+        first: dict[str, int] = {}
+        unique: list[_Row] = []
+        for n, rows in enumerate(calls):
+            for row in rows:
+                if first.setdefault(row[0]["_id"], n) == n:
+                    unique.append(row)
+        inserted: set[str] = await self.outbox.insert_built(self.collection, unique)
+        return [
+            {doc["_id"] for doc, _ in rows if doc["_id"] in inserted and first[doc["_id"]] == n}
+            for n, rows in enumerate(calls)
+        ]
 
     async def get(self, entry_id: str) -> Entry | None:
         doc = await self.collection.find_one({"_id": entry_id})
