@@ -15,7 +15,10 @@ What one consumer guarantees (see README "Guarantees"):
 - an event of a newer version than this code knows holds its aggregate too (never dropped, never
   dead-lettered) and is re-driven automatically once a consumer that knows the version starts;
 - events with `Envelope.sequence` are deduplicated by the aggregate's position (stale ones
-  skipped, gaps counted), others by the inbox of event ids.
+  skipped, gaps counted), others by the inbox of event ids;
+- with `consumer_concurrency` > 1, a poll's records run at once, one lane per aggregate (its
+  records in order, each as above), and the offsets advance over what is done in a row
+  (`_process_lanes`).
 """
 
 from __future__ import annotations
