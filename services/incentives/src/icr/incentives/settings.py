@@ -38,8 +38,8 @@ class IncentivesSettings(ServiceSettings):
         default=3,
         ge=1,
         le=12,
-        description="Members of the service's consumer group in this process: a member handles "
-        "its partitions one record at a time, so more members settle more requests at once.",
+        description="Members of the service's consumer group in this process (Kafka shares the "
+        "partitions among them, like replicas).",
     )
     consumer_concurrency: int = Field(
         default=200,
