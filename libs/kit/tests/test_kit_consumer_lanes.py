@@ -76,7 +76,8 @@ async def run_until(runner: ConsumerRunner, done: Any, timeout: float = 30) -> N
                 await asyncio.sleep(0.05)
     finally:
         task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        # Bounded: a runner that does not stop fails here, not at the suite's timeout.
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 20)
 
 
 def interleaved(walkers: list[str], steps: int) -> list[Envelope]:

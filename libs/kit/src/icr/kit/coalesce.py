@@ -41,6 +41,9 @@ class Coalescer(Generic[A, R]):
 
     async def __call__(self, arg: A) -> R:
         loop = asyncio.get_running_loop()
+        if self._running is not None and self._running.get_loop() is not loop:
+            # A store kept past its event loop (tests run one loop each): start afresh.
+            self._queue, self._running = [], None
         future: asyncio.Future[R] = loop.create_future()
         self._queue.append((arg, future))
         if self._running is None:

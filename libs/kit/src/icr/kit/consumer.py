@@ -362,7 +362,15 @@ class ConsumerRunner:
                         return
                     completed(tp, record.offset)
 
-        await asyncio.gather(*(lane(items) for items in lanes.values()))
+        # A lane that fails outside its handler (as `run` would see one record fail) lets the
+        # others finish their records before the error restarts the consumer, so no lane is
+        # left running on an assignment the restart gives up.
+        results = await asyncio.gather(
+            *(lane(items) for items in lanes.values()), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
         if self._generation != generation:
             return
         for tp, offsets in order.items():
