@@ -103,9 +103,9 @@ async def test_lanes_keep_each_aggregates_order_and_overlap_aggregates(rig: Any)
         peak = max(peak, in_flight)
         try:
             await asyncio.sleep(0.01)  # a store call's worth of waiting
-            seen[event.walker].append(event.step)
             once = {"$inc": {"steps": 1}}
             await apply_once(walked, event.walker, once, event_id=envelope.event_id)
+            seen[event.walker].append(event.step)  # after the write: `done` stops the runner
         finally:
             in_flight -= 1
 
