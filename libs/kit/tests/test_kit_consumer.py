@@ -140,8 +140,16 @@ async def test_failing_event_goes_to_dead_letter_and_the_partition_moves_on(rig)
     inbox = Inbox(mongo.collection("inbox"), settings.topic_name(sub.group))
     runner = ConsumerRunner(settings, sub, inbox, producer, events=EVENTS)
 
+    group, topic = settings.topic_name(sub.group), settings.topic_name(TOPIC.name)
+
     async def done() -> bool:
-        return handled == [1, 2]
+        # Both dead letters sent too (the undecodable record comes after 2: stopping the runner
+        # as soon as 2 is handled raced it on a loaded machine).
+        dead_lettered = REGISTRY.get_sample_value(
+            "icr_events_consumed_total",
+            {"group": group, "topic": topic, "outcome": "dead_lettered"},
+        )
+        return handled == [1, 2] and dead_lettered == 2
 
     await run_until(runner, done)
     dead = await read_topic(

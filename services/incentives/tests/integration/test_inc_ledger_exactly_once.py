@@ -111,3 +111,34 @@ async def test_two_consumers_in_one_group_one_stopped_midway_count_each_event_on
 
 async def _balances(service, expected: dict[str, int]) -> bool:  # type: ignore[no-untyped-def]
     return all([await service.balance(a) == v for a, v in expected.items()])
+
+
+async def test_a_poll_of_many_requests_keeps_each_requests_order_and_pays_each_once(  # type: ignore[no-untyped-def]
+    service, flow, until, invariant
+) -> None:
+    """Many requests' events in one poll, handled at once (one lane per request): for some, a
+    resolution, a reopen and the next round's resolution; for others, the rating published
+    before the resolution. Each is settled as if its events came one by one."""
+    assert service.settings.consumer_concurrency > 1
+    reopened = [flow(requester=f"p{n}", requester_dept=f"d{n}", assignee=f"a{n}") for n in range(8)]
+    early = [flow(requester=f"q{n}", requester_dept=f"e{n}", assignee=f"b{n}") for n in range(8)]
+    batch = [e for f in early for e in (f.rated(5), f.submitted(), f.resolved())]
+    for f in reopened:
+        batch += [f.submitted(), f.resolved(), f.reopened(1), f.resolved(round=1)]
+    await service.publish(*batch)
+
+    async def next_round_resolved() -> bool:
+        found = await service.deps.facts.by_ids([f.request_id for f in reopened])
+        return len(found) == 8 and all(f.round == 1 and f.resolution for f in found)
+
+    await until(next_round_resolved)
+    await service.publish(*[f.rated(5) for f in reopened])
+    expected = {"dept:it": 3 * 16}
+    for n in range(8):
+        expected |= {f"a{n}": 10, f"p{n}": 1, f"b{n}": 10, f"q{n}": 1}
+
+    async def paid() -> bool:
+        return all([await service.balance(a) == v for a, v in expected.items()])
+
+    await until(paid)
+    assert await invariant(service.settings) == expected

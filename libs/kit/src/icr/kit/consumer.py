@@ -15,15 +15,19 @@ What one consumer guarantees (see README "Guarantees"):
 - an event of a newer version than this code knows holds its aggregate too (never dropped, never
   dead-lettered) and is re-driven automatically once a consumer that knows the version starts;
 - events with `Envelope.sequence` are deduplicated by the aggregate's position (stale ones
-  skipped, gaps counted), others by the inbox of event ids.
+  skipped, gaps counted), others by the inbox of event ids;
+- with `consumer_concurrency` > 1, a poll's records run at once, one lane per aggregate (its
+  records in order, each as above), and the offsets advance over what is done in a row
+  (`_process_lanes`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -125,6 +129,21 @@ def _delivery(record: ConsumerRecord[bytes, bytes]) -> Delivery:
     )
 
 
+def _decode_all(
+    pending: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+) -> dict[tuple[TopicPartition, int], Envelope]:
+    """The poll's envelopes, decoded once, by (partition, offset); undecodable ones left out
+    (`process` decodes them again and dead-letters them)."""
+    out: dict[tuple[TopicPartition, int], Envelope] = {}
+    for tp, records in pending.items():
+        for record in records:
+            try:
+                out[(tp, record.offset)] = decode(record.value)
+            except ValidationError:
+                continue
+    return out
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: ConsumerRunner) -> None:
         self.runner = runner
@@ -203,6 +222,7 @@ class ConsumerRunner:
         self._stopping = False
         self._polled_at = time.monotonic()
         self._holds_checked_at = 0.0
+        self._key_fields: dict[str, str] = {}  # aggregate field by event type (`_stream`)
 
     # The loop.
 
@@ -247,7 +267,11 @@ class ConsumerRunner:
         generation: int,
     ) -> None:
         pending = {tp: list(records) for tp, records in batches.items() if records}
-        await self._load_positions([r for records in pending.values() for r in records], generation)
+        decoded = _decode_all(pending)
+        await self._load_positions(decoded, generation)
+        if self.settings.consumer_concurrency > 1:
+            await self._process_lanes(consumer, pending, decoded, generation)
+            return
 
         def seek_back() -> None:
             for tp, rest in pending.items():
@@ -265,7 +289,11 @@ class ConsumerRunner:
                     seek_back()
                     return
                 record = records[0]
-                if not await self._run_one(_delivery(record), deadline=self._deadline(), tp=tp):
+                envelope = decoded.get((tp, record.offset))
+                delivery = _delivery(record)
+                if not await self._run_one(
+                    delivery, deadline=self._deadline(), tp=tp, envelope=envelope
+                ):
                     metrics.BUDGET_EXCEEDED.labels(self.group, record.topic).inc()
                     if self._generation == generation:
                         seek_back()
@@ -276,21 +304,101 @@ class ConsumerRunner:
                     await self._commit()
             await self._commit()
 
+    async def _process_lanes(
+        self,
+        consumer: AIOKafkaConsumer,
+        pending: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        decoded: Mapping[tuple[TopicPartition, int], Envelope],
+        generation: int,
+    ) -> None:
+        """The poll's records at once, one lane per aggregate (`consumer_concurrency` lanes at
+        a time): a lane runs its aggregate's records in their order, each as `_run_one` runs it
+        alone (its budget, attempts, hold and dead letter), so only records of different
+        aggregates overlap, as they do on different members. Their handlers' store calls then
+        meet in the stores' coalescers (`icr.kit.coalesce`): one round trip for many records.
+
+        A partition's offset advances over its records done in a row from the first; a lane
+        that stops (budget spent, revoked, stopping) leaves its partition to be sought back to
+        the first record not done, and the records done after it come again and are skipped
+        by position or inbox, as after a crash."""
+        lanes: dict[Hashable, list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]] = {}
+        for tp, records in pending.items():
+            for record in records:
+                key = self._lane(tp, record, decoded.get((tp, record.offset)))
+                lanes.setdefault(key, []).append((tp, record))
+        order = {tp: [r.offset for r in records] for tp, records in pending.items()}
+        done: dict[TopicPartition, set[int]] = {tp: set() for tp in pending}
+        head = dict.fromkeys(pending, 0)  # per partition: index of its first record not done
+        concurrency = self.settings.consumer_concurrency
+        gate = asyncio.Semaphore(concurrency) if len(lanes) > concurrency else None
+
+        def completed(tp: TopicPartition, offset: int) -> None:
+            if self._generation != generation:
+                return  # revoked: the new owner starts from the commit
+            done[tp].add(offset)
+            offsets, n = order[tp], head[tp]
+            while n < len(offsets) and offsets[n] in done[tp]:
+                n += 1
+            if n != head[tp]:
+                head[tp] = n
+                # Before the record counts as idle, so a revocation waiting for it commits it.
+                self._pending[tp] = offsets[n - 1] + 1
+
+        async def lane(items: list[tuple[TopicPartition, ConsumerRecord[bytes, bytes]]]) -> None:
+            async with gate or contextlib.nullcontext():
+                for tp, record in items:
+                    if (
+                        self._stopping
+                        or self._generation != generation
+                        or tp not in self._owned
+                        or not self._fits()
+                    ):
+                        return
+                    envelope = decoded.get((tp, record.offset))
+                    if not await self._run_one(
+                        _delivery(record), deadline=self._deadline(), envelope=envelope
+                    ):
+                        metrics.BUDGET_EXCEEDED.labels(self.group, record.topic).inc()
+                        return
+                    completed(tp, record.offset)
+
+        # A lane that fails outside its handler (as `run` would see one record fail) lets the
+        # others finish their records before the error restarts the consumer, so no lane is
+        # left running on an assignment the restart gives up.
+        results = await asyncio.gather(
+            *(lane(items) for items in lanes.values()), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        if self._generation != generation:
+            return
+        for tp, offsets in order.items():
+            if head[tp] < len(offsets) and tp in self._owned:
+                consumer.seek(tp, offsets[head[tp]])
+
+    def _lane(
+        self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes], envelope: Envelope | None
+    ) -> Hashable:
+        """Records that must run in order share a lane: those of one aggregate, by the stream
+        key without the topic (an aggregate's events on two topics, a request's and its
+        rating's, keep their order too). An undecodable record is a lane of its own."""
+        if envelope is None:
+            return ("@", tp.topic, tp.partition, record.offset)
+        stream = self._stream(record.topic, envelope.type, envelope.aggregate_id)
+        return stream[1] if stream is not None else (record.topic, envelope.aggregate_id)
+
     async def _load_positions(
-        self, records: list[ConsumerRecord[bytes, bytes]], generation: int
+        self, decoded: Mapping[tuple[TopicPartition, int], Envelope], generation: int
     ) -> None:
         """Reads the positions of a batch's new streams in one store call, instead of one read
         per event of an aggregate not met before (each submitted request is one). Best effort:
         a failure leaves `process` to read them one by one."""
         wanted: set[tuple[str, str]] = set()
-        for record in records:
-            try:
-                envelope = decode(record.value)
-            except ValidationError:
-                continue
+        for (tp, _), envelope in decoded.items():
             if envelope.sequence is None or envelope.type not in self.handlers:
                 continue
-            stream = self._stream(record.topic, envelope.type, envelope.aggregate_id)
+            stream = self._stream(tp.topic, envelope.type, envelope.aggregate_id)
             if stream is not None and stream not in self._positions:
                 wanted.add(stream)
         if not wanted:
@@ -326,6 +434,7 @@ class ConsumerRunner:
         deadline: float,
         replay: bool = False,
         tp: TopicPartition | None = None,
+        envelope: Envelope | None = None,
     ) -> bool:
         """Processes one record within its budget; False if the budget ran out first.
 
@@ -336,14 +445,19 @@ class ConsumerRunner:
         self._idle.clear()
         try:
             async with asyncio.timeout_at(deadline):
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(TRANSIENT),
-                    wait=self._wait(),
-                    stop=stop_never,
-                    reraise=True,
-                ):
-                    with attempt:
-                        await self.process(delivery, replay=replay)
+                try:
+                    # The usual case first, without building a retry loop per record.
+                    await self.process(delivery, replay=replay, envelope=envelope)
+                except TRANSIENT:
+                    await asyncio.sleep(self.settings.consumer_retry_backoff_seconds)
+                    async for attempt in AsyncRetrying(
+                        retry=retry_if_exception_type(TRANSIENT),
+                        wait=self._wait(),
+                        stop=stop_never,
+                        reraise=True,
+                    ):
+                        with attempt:
+                            await self.process(delivery, replay=replay, envelope=envelope)
             if tp is not None:
                 # Before the record counts as idle, so a revocation waiting for it commits it.
                 self._pending[tp] = delivery.offset + 1
@@ -459,14 +573,19 @@ class ConsumerRunner:
 
     # One record.
 
-    async def process(self, delivery: Delivery, *, replay: bool = False) -> str:
-        """Applies, skips, parks, holds or dead-letters one record; returns the outcome."""
+    async def process(
+        self, delivery: Delivery, *, replay: bool = False, envelope: Envelope | None = None
+    ) -> str:
+        """Applies, skips, parks, holds or dead-letters one record; returns the outcome.
+        `envelope`: the record's value as decoded already (by the poll), else decoded here."""
         topic = delivery.topic
-        try:
-            envelope = decode(delivery.value)
-        except ValidationError as exc:
-            outcome = await self._dead_letter_undecodable(delivery, f"undecodable envelope: {exc}")
-            return self._count_outcome(topic, outcome)
+        if envelope is None:
+            try:
+                envelope = decode(delivery.value)
+            except ValidationError as exc:
+                reason = f"undecodable envelope: {exc}"
+                outcome = await self._dead_letter_undecodable(delivery, reason)
+                return self._count_outcome(topic, outcome)
         agg = (topic, envelope.aggregate_id)
         held = self._held.get(agg)
         if held is not None and not replay:
@@ -563,10 +682,13 @@ class ConsumerRunner:
         keyed by the id alone, one would make the other's events look stale. None for a type
         this code does not know.
         """
-        try:
-            key_field = self.events.latest(event_type).aggregate_field
-        except UnknownEvent:
-            return None
+        key_field = self._key_fields.get(event_type)
+        if key_field is None:
+            try:
+                key_field = self.events.latest(event_type).aggregate_field
+            except UnknownEvent:
+                return None
+            self._key_fields[event_type] = key_field
         return topic, f"{key_field}:{aggregate_id}"
 
     async def _advance(self, stream: tuple[str, str], sequence: int) -> None:
@@ -591,6 +713,17 @@ class ConsumerRunner:
         origin = f"replay:{delivery.topic}" if replay else delivery.topic
         key = (origin, delivery.partition, delivery.offset)
         limit = self.settings.consumer_max_attempts
+        if self._attempts.get(key, 0) < limit:
+            # The usual case first, without building a retry loop per record; a failure goes on
+            # in the loop below after the first backoff, as the loop alone would have.
+            try:
+                await self._call(handler, event, envelope, key)
+            except (_FailedAttempt, *TRANSIENT):
+                await asyncio.sleep(self.settings.consumer_retry_backoff_seconds)
+            else:
+                self._attempts.pop(key, None)
+                self._last_error.pop(key, None)
+                return None
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type((_FailedAttempt, *TRANSIENT)),

@@ -138,9 +138,20 @@ class Outbox:
         is one atomic document write as with `insert`. Returns the `_id`s inserted: a document
         whose `_id` (or another unique key) exists is refused alone, the others still go in."""
         self._check(collection)
+        return await self.insert_built(collection, [(doc, self.entries(e)) for doc, e in docs])
+
+    async def insert_built(
+        self,
+        collection: AsyncCollection[Document],
+        docs: Sequence[tuple[Document, list[Document]]],
+    ) -> set[Any]:
+        """`insert_many` of documents whose outbox entries were built already (`entries`): a
+        caller that writes other callers' documents (a coalesced write) has each built in its
+        own caller's context, so each event keeps the trace and causation of the work that
+        wrote it."""
+        self._check(collection)
         rows = []
-        for doc, events in docs:
-            entries = self.entries(events)
+        for doc, entries in docs:
             rows.append(
                 {
                     **doc,

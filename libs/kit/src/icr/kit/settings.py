@@ -133,6 +133,13 @@ class ServiceSettings(BaseSettings):
         description="Time one record may take (all its attempts and waits for the store or "
         "broker) before the consumer seeks back to it and polls again to stay in the group.",
     )
+    consumer_concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="Records of one poll handled at once by a consumer: one lane per aggregate "
+        "(its records in order), up to this many lanes at a time. 1 handles them one by one.",
+    )
     consumer_hold_check_seconds: float = Field(
         default=2.0, description="How often a consumer looks for operator actions on its holds."
     )

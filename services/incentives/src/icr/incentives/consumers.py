@@ -42,7 +42,8 @@ def subscription(runtime: Runtime) -> Subscription:
 
 async def more_members(runtime: Runtime) -> None:
     """Members 2..CONSUMER_MEMBERS of the service's group, in this process: like replicas,
-    Kafka shares the partitions among them, and each handles its own one record at a time. They
+    Kafka shares the partitions among them, and each handles its own polls (one lane per request,
+    `consumer_concurrency`); all share the stores, whose coalescers merge their calls too. They
     join `runtime.consumers`, so readiness watches them and shutdown stops them gracefully."""
     settings = runtime.settings
     members = getattr(settings, "consumer_members", 1)

@@ -38,7 +38,14 @@ class IncentivesSettings(ServiceSettings):
         default=3,
         ge=1,
         le=12,
-        description="Members of the service's consumer group in this process: a member handles "
-        "its partitions one record at a time, so more members settle more requests at once.",
+        description="Members of the service's consumer group in this process (Kafka shares the "
+        "partitions among them, like replicas).",
+    )
+    consumer_concurrency: int = Field(
+        default=200,
+        ge=1,
+        le=1000,
+        description="Records of one poll a member handles at once, one lane per request (its "
+        "events in order); their store calls go together, one round trip for many records.",
     )
     leaderboard_size: int = Field(default=20, ge=1, le=200, description="Default board length.")

@@ -16,7 +16,7 @@ from pymongo import ASCENDING, IndexModel
 
 from icr.incentives.domain.ledger import Entry, is_department
 from icr.incentives.handlers.ports import Account
-from icr.incentives.store.bulk import KEEP, apply_each_once
+from icr.incentives.store.bulk import KEEP, CoalescedApply
 from icr.kit.mongo import Document, Mongo
 
 ACCOUNTS = "accounts"
@@ -58,13 +58,14 @@ def _update(entry: Entry) -> Document:
 class AccountStore:
     def __init__(self, mongo: Mongo) -> None:
         self.collection = mongo.collection(ACCOUNTS)
+        self._apply = CoalescedApply(self.collection)
 
     async def apply(self, entry: Entry) -> None:
         await self.apply_many([entry])
 
     async def apply_many(self, entries: Sequence[Entry]) -> None:
         """Counts each entry into its account, once per entry id, in one round trip."""
-        await apply_each_once(self.collection, [(e.account, _update(e), e.id) for e in entries])
+        await self._apply([(e.account, _update(e), e.id) for e in entries])
 
     async def get(self, account: str) -> Account | None:
         doc = await self.collection.find_one({"_id": account})

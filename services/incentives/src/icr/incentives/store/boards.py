@@ -12,15 +12,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from icr.incentives.domain.ledger import Entry
 from icr.incentives.handlers.ports import BoardLine
-from icr.incentives.store.bulk import KEEP, apply_each_once
+from icr.incentives.store.bulk import KEEP, CoalescedApply
+from icr.kit.coalesce import Coalescer
 from icr.kit.mongo import Document, Mongo
 
 BOARDS = "leaderboard"
+_DUPLICATE_KEY = 11000
+_Take = tuple[str, list[str], int, int]
+"""(cap key, entry ids, their total, the limit) of a `take_many` first try."""
 CAPS = "award_caps"
 BOARD_INDEXES = [
     IndexModel(
@@ -49,16 +53,14 @@ def _count(entry: Entry, board: str, period: str, subject: str) -> tuple[str, Do
 class BoardStore:
     def __init__(self, mongo: Mongo) -> None:
         self.collection = mongo.collection(BOARDS)
+        self._apply = CoalescedApply(self.collection)
 
     async def apply(self, entry: Entry) -> None:
         await self.apply_many([entry])
 
     async def apply_many(self, entries: Sequence[Entry]) -> None:
         """Counts every entry into all its lines in one bulk write of guarded `$inc`s."""
-        await apply_each_once(
-            self.collection,
-            [(*_count(e, *line), e.id) for e in entries for line in e.board_lines()],
-        )
+        await self._apply([(*_count(e, *line), e.id) for e in entries for line in e.board_lines()])
 
     async def top(self, board: str, period: str, limit: int) -> list[BoardLine]:
         docs = self.collection.find(
@@ -77,25 +79,39 @@ class CapStore:
 
     def __init__(self, mongo: Mongo) -> None:
         self.collection = mongo.collection(CAPS)
+        self._take_all: Coalescer[_Take, bool] = Coalescer(self._take_all_many)
 
     async def take_many(self, key: str, amounts: Sequence[tuple[str, int]], limit: int) -> set[str]:
         """`take` for several entries under one key; the ids counted. First all together in one
         guarded upsert (the usual case: none counted before, room for all); else one by one, in
         order, each all or nothing."""
         ids, total = [i for i, _ in amounts], sum(a for _, a in amounts)
-        if ids and total <= limit:
-            guarded = {"_id": key, "used": {"$lte": limit - total}, "applied": {"$nin": ids}}
-            update = {
-                "$inc": {"used": total},
-                "$push": {"applied": {"$each": ids, "$slice": -KEEP}},
-            }
-            try:
-                result = await self.collection.update_one(guarded, update, upsert=True)
-                if result.modified_count or result.upserted_id is not None:
-                    return set(ids)
-            except DuplicateKeyError:
-                pass  # the counter exists and refused the lot: one by one tells which fit
+        if ids and total <= limit and await self._take_all((key, ids, total, limit)):
+            return set(ids)
+        # The counter refused the lot: one by one tells which fit.
         return {i for i, a in amounts if await self.take(key, i, a, limit)}
+
+    async def _take_all_many(self, calls: Sequence[_Take]) -> list[bool]:
+        """Several `take_many` first tries in one unordered bulk write: each a guarded upsert of
+        its key, which either counts the lot (matched, or created the counter) or fails on the
+        existing counter's `_id` with a duplicate key (that call goes one by one)."""
+        ops = [
+            UpdateOne(
+                {"_id": key, "used": {"$lte": limit - total}, "applied": {"$nin": ids}},
+                {"$inc": {"used": total}, "$push": {"applied": {"$each": ids, "$slice": -KEEP}}},
+                upsert=True,
+            )
+            for key, ids, total, limit in calls
+        ]
+        try:
+            await self.collection.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+                raise
+            refused = {e["index"] for e in errors}
+            return [n not in refused for n in range(len(calls))]
+        return [True] * len(calls)
 
     async def take(self, key: str, entry_id: str, amount: int, limit: int) -> bool:
         if amount > limit:

@@ -17,11 +17,14 @@ from pymongo.errors import DuplicateKeyError
 from icr.contracts import Event
 from icr.contracts.incentives import BoardLine, LeaderboardChanged, PointsAwarded, PointsRevoked
 from icr.incentives.domain.ledger import Entry, Kind
+from icr.kit.coalesce import Coalescer
 from icr.kit.mongo import Document, Mongo
 from icr.kit.outbox import Outbox
 from icr.kit.scheduler import due_index
 
 LEDGER = "ledger"
+_Row = tuple[Document, list[Document]]
+"""An entry's document and its outbox entries."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PROJECT_DUE = "project_due"
 LEDGER_INDEXES = [
@@ -102,6 +105,9 @@ class LedgerStore:
     def __init__(self, mongo: Mongo, outbox: Outbox) -> None:
         self.collection = mongo.collection(LEDGER)
         self.outbox = outbox
+        # Concurrent handlers' appends and timer clears, one round trip each (`Coalescer`).
+        self._append: Coalescer[list[_Row], set[str]] = Coalescer(self._append_rows)
+        self._projected: Coalescer[list[str], None] = Coalescer(self._projected_ids)
 
     async def append(self, entry: Entry, *, project_due: datetime) -> bool:
         doc = {**entry_to_doc(entry), "recorded_at": datetime.now(UTC), PROJECT_DUE: project_due}
@@ -115,12 +121,32 @@ class LedgerStore:
         """All the entries (and their events) in one round trip; the ids that were new. Each
         entry is still one document with its events, refused alone by the unique key."""
         now = datetime.now(UTC)
-        docs = [
-            ({**entry_to_doc(e), "recorded_at": now, PROJECT_DUE: project_due}, entry_events(e))
+        # Each entry's events are built here, in the handler's context (its trace and cause),
+        # not in the coalesced flush, which runs in the context of whichever call came first.
+        rows = [
+            (
+                {**entry_to_doc(e), "recorded_at": now, PROJECT_DUE: project_due},
+                self.outbox.entries(entry_events(e)),
+            )
             for e in entries
         ]
-        inserted: set[str] = await self.outbox.insert_many(self.collection, docs)
-        return inserted
+        return await self._append(rows) if rows else set()
+
+    async def _append_rows(self, calls: Sequence[list[_Row]]) -> list[set[str]]:
+        """The entries of several calls in one insert, each refused alone by the unique key.
+        An entry in two calls (a reopen and a recovery revoking one award at once) goes in
+        once, for the first of them: the others are told it exists, as the store would."""
+        first: dict[str, int] = {}
+        unique: list[_Row] = []
+        for n, rows in enumerate(calls):
+            for row in rows:
+                if first.setdefault(row[0]["_id"], n) == n:
+                    unique.append(row)
+        inserted: set[str] = await self.outbox.insert_built(self.collection, unique)
+        return [
+            {doc["_id"] for doc, _ in rows if doc["_id"] in inserted and first[doc["_id"]] == n}
+            for n, rows in enumerate(calls)
+        ]
 
     async def get(self, entry_id: str) -> Entry | None:
         doc = await self.collection.find_one({"_id": entry_id})
@@ -131,9 +157,12 @@ class LedgerStore:
 
     async def projected_many(self, entry_ids: Sequence[str]) -> None:
         if entry_ids:
-            await self.collection.update_many(
-                {"_id": {"$in": list(entry_ids)}}, {"$set": {PROJECT_DUE: None}}
-            )
+            await self._projected(list(entry_ids))
+
+    async def _projected_ids(self, calls: Sequence[list[str]]) -> list[None]:
+        ids = sorted({i for entry_ids in calls for i in entry_ids})
+        await self.collection.update_many({"_id": {"$in": ids}}, {"$set": {PROJECT_DUE: None}})
+        return [None] * len(calls)
 
     async def for_request(self, request_id: str) -> list[Entry]:
         return await self.for_requests([request_id])

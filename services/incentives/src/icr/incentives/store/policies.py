@@ -20,6 +20,7 @@ from icr.incentives.domain.policy import (
     Rule,
     Trigger,
 )
+from icr.kit.coalesce import Coalescer
 from icr.kit.mongo import Document, Mongo
 from icr.kit.outbox import Outbox
 
@@ -82,6 +83,7 @@ class PolicyStore:
     def __init__(self, mongo: Mongo, outbox: Outbox) -> None:
         self.collection = mongo.collection(POLICIES)
         self.outbox = outbox
+        self._in_effect: Coalescer[list[datetime], list[Policy]] = Coalescer(self._in_effect_calls)
 
     async def in_effect(self, at: datetime) -> Policy:
         doc = await self.collection.find_one(
@@ -91,8 +93,17 @@ class PolicyStore:
         return DEFAULT_POLICY if doc is None else policy_from_doc(doc)
 
     async def in_effect_many(self, times: Sequence[datetime]) -> list[Policy]:
-        """The version in effect at each of `times`, in one read: the versions from the latest
-        of them backwards, until one is in effect at the earliest (usually the first)."""
+        """The version in effect at each of `times`, in one read (shared by the concurrent
+        handlers asking at the same moment, `Coalescer`)."""
+        return await self._in_effect(list(times)) if times else []
+
+    async def _in_effect_calls(self, calls: Sequence[list[datetime]]) -> list[list[Policy]]:
+        policies = iter(await self._in_effect_many([at for times in calls for at in times]))
+        return [[next(policies) for _ in times] for times in calls]
+
+    async def _in_effect_many(self, times: Sequence[datetime]) -> list[Policy]:
+        """The versions from the latest of `times` backwards, until one is in effect at the
+        earliest (usually the first)."""
         earliest, found = min(times), []
         docs = self.collection.find(
             {"effective_from": {"$lte": max(times)}},
