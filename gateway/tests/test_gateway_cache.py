@@ -62,6 +62,18 @@ async def known_to_incentives(stack: Any, pid: str) -> None:
     await until(known, 30)
 
 
+async def recognise(stack: Any, pid: str, points: int) -> None:
+    """Ana gives `pid` points at the incentives service itself, not through the gateway."""
+    body = {
+        "recipient_id": pid,
+        "points": points,
+        "message": "Thank you for fixing the printer so quickly!",
+        "value": "teamwork",
+    }
+    given = await stack.incentives.post("/recognitions", json=body, headers=bearer("ana"))
+    assert given.status_code == 201, given.text
+
+
 async def test_a_repeated_me_costs_no_service_call(stack, unique) -> None:
     await serving(stack)
     pid = f"cache-{unique}"
@@ -131,14 +143,7 @@ async def test_points_given_at_the_incentives_service_reach_the_cached_balance(
     assert (await stack.graphql(ME, actor=pid))["me"]["balance"] == before
     assert calls(stack) == 0
 
-    body = {
-        "recipient_id": pid,
-        "points": 7,
-        "message": "Thank you for fixing the printer so quickly!",
-        "value": "teamwork",
-    }
-    given = await stack.incentives.post("/recognitions", json=body, headers=bearer("ana"))
-    assert given.status_code == 201, given.text
+    await recognise(stack, pid, 7)
 
     async def credited() -> bool:
         return bool((await stack.graphql(ME, actor=pid))["me"]["balance"] == before + 7)
@@ -233,14 +238,7 @@ async def test_a_balance_read_before_the_service_counted_the_points_is_not_kept(
         await apply_many(self, entries)
 
     monkeypatch.setattr(AccountStore, "apply_many", slow_count)
-    body = {
-        "recipient_id": pid,
-        "points": 7,
-        "message": "Thank you for fixing the printer so quickly!",
-        "value": "teamwork",
-    }
-    given = await stack.incentives.post("/recognitions", json=body, headers=bearer("ana"))
-    assert given.status_code == 201, given.text
+    await recognise(stack, pid, 7)
     await until(lambda: _true(counting.is_set()))
     clear_doors(stack)
     # The gateway hears the entry's event while the count waits, and reads the account again.

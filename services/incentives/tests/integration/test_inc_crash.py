@@ -78,6 +78,21 @@ asyncio.run(main())
 """
 
 
+async def crash_member(script: str, settings: IncentivesSettings) -> None:
+    """Runs `script` as a member of its own process, which kills itself (exit 9) mid-way."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    member = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        script,
+        json.dumps(settings.model_dump(mode="json")),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert await asyncio.wait_for(member.wait(), 90) == 9
+
+
 async def test_a_member_killed_mid_batch_pays_each_request_once_and_counts_once(  # type: ignore[no-untyped-def]
     flow, run, until, invariant, fresh_settings
 ) -> None:
@@ -86,17 +101,7 @@ async def test_a_member_killed_mid_batch_pays_each_request_once_and_counts_once(
     # Requesters of departments of their own: the department pair cap never bites.
     flows = [flow(requester=f"p{n}", requester_dept=f"d{n}", assignee=f"a{n}") for n in range(12)]
     await publish(settings, *[e for f in flows for e in (f.submitted(), f.resolved(), f.rated(5))])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    member = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CRASHING_BATCH,
-        json.dumps(settings.model_dump(mode="json")),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert await asyncio.wait_for(member.wait(), 90) == 9
+    await crash_member(CRASHING_BATCH, settings)
 
     mongo = Mongo(settings)
     try:
@@ -131,17 +136,7 @@ async def test_a_member_killed_after_the_insert_pays_once_and_counts_once(  # ty
     await ensure_topics(settings, [topics.REQUESTS, topics.DIRECTORY, topics.RATINGS])
     f = flow()
     await publish(settings, f.submitted(), f.resolved(), f.rated(5))
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    member = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CRASHING_MEMBER,
-        json.dumps(settings.model_dump(mode="json")),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert await asyncio.wait_for(member.wait(), 90) == 9
+    await crash_member(CRASHING_MEMBER, settings)
 
     mongo = Mongo(settings)
     try:
