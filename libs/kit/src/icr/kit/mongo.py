@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from icr.kit.settings import ServiceSettings
 
@@ -140,3 +140,15 @@ async def winning_index(
     if sort:
         cursor = cursor.sort(list(sort))
     return index_of_plan(await cursor.explain())
+
+
+DUPLICATE_KEY = 11000
+
+
+def refused_as_duplicates(exc: BulkWriteError) -> set[int]:
+    """The positions an unordered bulk write refused for a duplicate key (what is already
+    there); any other write error is re-raised, as it means something else went wrong."""
+    errors = exc.details.get("writeErrors", [])
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise exc
+    return {int(e["index"]) for e in errors}

@@ -27,11 +27,10 @@ from icr.kit import context, metrics
 from icr.kit.kafka import encode, headers_for
 from icr.kit.lease import CLOCK_COLLECTION, Lease, LeaseLost, ServerClock, forever, new_token
 from icr.kit.lease import retrying as retrying_for
-from icr.kit.mongo import Document
+from icr.kit.mongo import Document, refused_as_duplicates
 from icr.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
-_DUPLICATE_KEY = 11000
 T = TypeVar("T")
 
 PENDING = "outbox_pending"
@@ -168,10 +167,7 @@ class Outbox:
         try:
             await collection.insert_many(rows, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-                raise
-            refused = {e["index"] for e in errors}
+            refused = refused_as_duplicates(exc)
         inserted = {row["_id"] for n, row in enumerate(rows) if n not in refused}
         for row in rows:
             if row["_id"] in inserted:

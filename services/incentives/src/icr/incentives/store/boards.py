@@ -19,10 +19,9 @@ from icr.incentives.domain.ledger import Entry
 from icr.incentives.handlers.ports import BoardLine
 from icr.incentives.store.bulk import KEEP, CoalescedApply
 from icr.kit.coalesce import Coalescer
-from icr.kit.mongo import Document, Mongo
+from icr.kit.mongo import Document, Mongo, refused_as_duplicates
 
 BOARDS = "leaderboard"
-_DUPLICATE_KEY = 11000
 _Take = tuple[str, list[str], int, int]
 """(cap key, entry ids, their total, the limit) of a `take_many` first try."""
 CAPS = "award_caps"
@@ -106,10 +105,7 @@ class CapStore:
         try:
             await self.collection.bulk_write(ops, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-                raise
-            refused = {e["index"] for e in errors}
+            refused = refused_as_duplicates(exc)
             return [n not in refused for n in range(len(calls))]
         return [True] * len(calls)
 

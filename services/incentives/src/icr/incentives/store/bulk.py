@@ -9,10 +9,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from icr.kit.coalesce import Coalescer
-from icr.kit.mongo import Document, apply_once
+from icr.kit.mongo import Document, apply_once, refused_as_duplicates
 
 KEEP = 500
-_DUPLICATE_KEY = 11000
 
 
 async def apply_each_once(
@@ -53,12 +52,9 @@ async def apply_each_once(
     try:
         await collection.bulk_write(statements, ordered=False)
     except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-            raise
-        for index in sorted(e["index"] for e in errors):
-            for key, update, entry_id in groups[index]:
-                await apply_once(collection, key, update, event_id=entry_id)
+        for index in sorted(refused_as_duplicates(exc)):
+            for key, change, entry_id in groups[index]:
+                await apply_once(collection, key, change, event_id=entry_id)
 
 
 def _statement(group: list[tuple[str, Document, str]]) -> UpdateOne:

@@ -13,7 +13,7 @@ from pymongo.errors import BulkWriteError
 from icr.incentives.domain.settlement import RatingOutcome, RequestFacts, Resolution
 from icr.incentives.handlers.ports import Versioned
 from icr.kit.coalesce import Coalescer
-from icr.kit.mongo import Document, Mongo
+from icr.kit.mongo import Document, Mongo, refused_as_duplicates
 from icr.kit.outbox import ConcurrentUpdate
 from icr.kit.scheduler import due_index
 
@@ -21,7 +21,6 @@ FACTS = "request_facts"
 SETTLE_DUE = "settle_due"
 WRITER = "writer"
 """The token of the save that wrote the document last (which of a bulk write's saves matched)."""
-_DUPLICATE_KEY = 11000
 FACT_INDEXES = [
     due_index(SETTLE_DUE),
     IndexModel([("resolution.resolved_at", ASCENDING)], name="resolved_at"),
@@ -108,10 +107,7 @@ class FactStore:
         try:
             await self.collection.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-                raise
-            refused = {e["index"] for e in errors}
+            refused = refused_as_duplicates(exc)
             return [
                 ConcurrentUpdate(f"facts of {f.request_id} created meanwhile")
                 if n in refused
