@@ -207,3 +207,30 @@ def test_production_hides_introspection_and_field_suggestions() -> None:
     suggested = development.prepare('{ reqest(id: "x") { id } }')
     assert isinstance(suggested, list)
     assert "Did you mean" in suggested[0].message
+
+
+async def test_post_graphql_runs_inside_the_kit_s_causation_body_limit_and_metrics() -> None:
+    """POST /graphql skips FastAPI's layers, not the kit's: the caller's trace continues in the
+    response, a body over the limit is a 413 before anything runs, and the request is counted
+    under its route."""
+    settings = GatewaySettings(**auth_settings_for_test(), max_body_bytes=2_000)
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with running_app(build_app(settings)) as client:
+        traced = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"traceparent": caller, "x-request-id": "req-42"},
+        )
+        assert traced.status_code == 200, traced.text
+        version, trace_id, span_id, _ = traced.headers["traceparent"].split("-")
+        assert (version, trace_id) == ("00", "0af7651916cd43dd8448eb211c80319c")
+        assert span_id != "b7ad6b7169203331"  # a span of its own, the caller's as its parent
+
+        too_big = await client.post("/graphql", json={"query": "{ __typename }" + " " * 3_000})
+        assert too_big.status_code == 413
+        assert too_big.json()["error"]["code"] == "payload_too_large"
+
+        metrics = (await client.get("/metrics")).text
+        assert 'icr_http_request_seconds_count{method="POST",route="/graphql",status="200"}' in (
+            metrics
+        )

@@ -248,18 +248,14 @@ class GraphQLHttp:
         await _answer(send, 400 if nothing_ran else 200, body)
 
 
-class GraphQLPost:
-    """Middleware sending POST `path` straight to `endpoint`, everything else on to the app."""
+class Routed:
+    """`endpoint` under the route `path`, as the kit's request metric labels it (Starlette's
+    router, which would set it, is not on this path)."""
 
-    def __init__(self, app: ASGIApp, endpoint: ASGIApp, path: str) -> None:
-        self.app = app
+    def __init__(self, endpoint: ASGIApp, path: str) -> None:
         self.endpoint = endpoint
-        self.path = path
-        self.route = SimpleNamespace(path=path)  # what the kit's request metric labels
+        self.route = SimpleNamespace(path=path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
-            scope["route"] = self.route
-            await self.endpoint(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        scope["route"] = self.route
+        await self.endpoint(scope, receive, send)
