@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from icr.gateway.main import build_app
-from icr.gateway.testing import Replica
+from icr.gateway.testing import Replica, connected, next_message, subscribe
 from icr.kit.testing import bearer, token_for
 
 pytestmark = pytest.mark.infra
 
-PROTOCOL = "graphql-transport-ws"
 MY_POINTS = """subscription { myPoints {
   eventType entry { amount kind reason } account { account balance } } }"""
 BOARD = """subscription { leaderboardChanged(first: 5) {
@@ -52,32 +49,6 @@ async def replicas(stack: Any) -> AsyncIterator[list[Replica]]:
             await replica.stop()
 
 
-@contextlib.asynccontextmanager
-async def connected(replica: Replica, person: str, token: str = "") -> AsyncIterator[Any]:
-    async with websockets.connect(replica.url, subprotocols=[PROTOCOL]) as ws:
-        payload = {"authorization": f"Bearer {token or token_for(person)}"}
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        yield ws
-
-
-async def subscribe(ws: Any, replica: Replica, op: str, query: str) -> None:
-    before = replica.subscribers
-    await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": {"query": query}}))
-    # Subscribed once the replica's hub holds it (its consumer is then at the topics' ends).
-    async with asyncio.timeout(30):
-        while replica.subscribers <= before:
-            await asyncio.sleep(0.05)
-
-
-async def next_message(ws: Any, timeout: float = 20) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            message = json.loads(await ws.recv())
-            if message["type"] != "ping":
-                return dict(message)
-
-
 async def give(stack: Any, giver: str, recipient: str, points: int) -> None:
     body = {
         "recipient_id": recipient,
@@ -95,13 +66,13 @@ async def test_points_and_board_changes_reach_every_subscriber_of_every_replica(
     async with contextlib.AsyncExitStack() as sockets:
         mine, boards, others = [], [], []
         for replica in replicas:
-            bo = await sockets.enter_async_context(connected(replica, "bo"))
+            bo = await sockets.enter_async_context(connected(replica, token_for("bo")))
             await subscribe(bo, replica, "points", MY_POINTS)
-            eve = await sockets.enter_async_context(connected(replica, "eve"))
+            eve = await sockets.enter_async_context(connected(replica, token_for("eve")))
             await subscribe(eve, replica, "board", BOARD)
             await subscribe(eve, replica, "depts", DEPARTMENTS)
             # Ivy subscribes to her own points: Bo's never reach her.
-            ivy = await sockets.enter_async_context(connected(replica, "ivy"))
+            ivy = await sockets.enter_async_context(connected(replica, token_for("ivy")))
             await subscribe(ivy, replica, "points", MY_POINTS)
             mine.append(bo)
             boards.append(eve)
@@ -142,7 +113,7 @@ async def test_a_revocation_reaches_its_account_s_subscriber(stack, replicas) ->
     subscriber sees it with a negative amount. Caused for real: a request resolved within its
     SLA and rated 5 stars pays its agent, then the requester reopens it."""
     replica = replicas[0]
-    async with connected(replica, "bo") as ws:
+    async with connected(replica, token_for("bo")) as ws:
         await subscribe(ws, replica, "points", MY_POINTS)
         rid = await stack.submit("ana")
         for action, body in (("accept", None), ("start", None), ("resolve", {"note": "done"})):
@@ -199,8 +170,8 @@ async def test_a_slow_subscriber_is_dropped_and_the_others_keep_up(stack) -> Non
     await replica.start()
     try:
         async with (
-            connected(replica, "eve", slow_token) as slow,
-            connected(replica, "sam") as quick,
+            connected(replica, slow_token) as slow,
+            connected(replica, token_for("sam")) as quick,
         ):
             await subscribe(slow, replica, "board", BOARD)
             await subscribe(quick, replica, "board", BOARD)

@@ -4,7 +4,6 @@ the subscriber's token, refused and expired tokens."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -17,12 +16,11 @@ import websockets
 from icr.contracts import Envelope
 from icr.contracts.requests import SlaWarning
 from icr.gateway.main import build_app
-from icr.gateway.testing import Replica
+from icr.gateway.testing import PROTOCOL, Replica, connected, next_message, subscribe
 from icr.kit.testing import publish, token_for
 
 pytestmark = pytest.mark.infra
 
-PROTOCOL = "graphql-transport-ws"
 UPDATE = "{ eventType request { id title status providerDepartment { id } } }"
 
 
@@ -39,32 +37,6 @@ async def replicas(stack: Any) -> AsyncIterator[list[Replica]]:
     finally:
         for replica in running:
             await replica.stop()
-
-
-@contextlib.asynccontextmanager
-async def connected(replica: Replica, token: str) -> AsyncIterator[Any]:
-    async with websockets.connect(replica.url, subprotocols=[PROTOCOL]) as ws:
-        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
-        await ws.send(json.dumps(init))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        yield ws
-
-
-async def subscribe(ws: Any, replica: Replica, op: str, query: str) -> None:
-    before = replica.subscribers
-    await ws.send(json.dumps({"id": op, "type": "subscribe", "payload": {"query": query}}))
-    # Subscribed once the replica's hub holds it (its consumer is then at the topic's end).
-    async with asyncio.timeout(30):
-        while replica.subscribers <= before:
-            await asyncio.sleep(0.05)
-
-
-async def next_message(ws: Any, timeout: float = 15) -> dict[str, Any]:
-    async with asyncio.timeout(timeout):
-        while True:
-            message = json.loads(await ws.recv())
-            if message["type"] != "ping":
-                return dict(message)
 
 
 async def test_every_subscriber_of_every_replica_gets_each_event(stack, replicas) -> None:
