@@ -22,7 +22,7 @@ from icr.gateway.settings import GatewaySettings
 from icr.gateway.websocket import LiveRouter, connection_context
 from icr.kit.auth import TokenVerifier
 from icr.kit.health import Check, NotReady, Readiness, health_router
-from icr.kit.http import BodyLimit, CausationAndMetrics, Deadlines, Unavailable, install_middleware
+from icr.kit.http import Deadlines, install_middleware, wrapped
 from icr.kit.logging import configure_logging
 
 
@@ -73,8 +73,8 @@ def build_app(
     # telemetry and body-limit middleware cost a tenth of a cached `me`). Strawberry's router
     # keeps GraphiQL and the websocket.
     endpoint = Routed(GraphQLHttp(operations), "/graphql")
-    app.graphql_post = CausationAndMetrics(
-        Unavailable(BodyLimit(endpoint, limit=settings.max_body_bytes), deadlines=deadlines)
+    app.graphql_post = wrapped(
+        endpoint, max_body_bytes=settings.max_body_bytes, deadlines=deadlines
     )
     graphql = LiveRouter(
         schema,

@@ -163,7 +163,7 @@ class Unavailable:
             answered = True
             self._abandon(work)
             log.warning("request deadline exceeded", extra={"deadline_seconds": seconds})
-            message = f"the request did not finish within {seconds:g}s; try again shortly"
+            message = _late(seconds)
             await self._refuse(scope, receive, send, message)
             return
         error = work.exception()
@@ -172,7 +172,7 @@ class Unavailable:
         if started or not (isinstance(error, TimeoutError) or is_unavailable(error)):
             raise error
         log.warning("store or broker unavailable", extra={"error": repr(error)[:300]})
-        message = "a store or broker this service needs is unavailable; try again shortly"
+        message = OUTAGE
         await self._refuse(scope, receive, send, message)
 
     async def _cancelling(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
@@ -191,12 +191,12 @@ class Unavailable:
             if started:
                 raise  # cut mid-response: the server closes the connection
             log.warning("request deadline exceeded", extra={"deadline_seconds": seconds})
-            message = f"the request did not finish within {seconds:g}s; try again shortly"
+            message = _late(seconds)
         except Exception as exc:
             if started or not is_unavailable(exc):
                 raise
-            log.warning("broker unavailable", extra={"error": repr(exc)[:300]})
-            message = "a store or broker this service needs is unavailable; try again shortly"
+            log.warning("store or broker unavailable", extra={"error": repr(exc)[:300]})
+            message = OUTAGE
         await self._refuse(scope, receive, send, message)
 
     def _abandon(self, work: asyncio.Future[None]) -> None:
@@ -218,6 +218,13 @@ class Unavailable:
         retry = str(max(1, math.ceil(self.deadlines.retry_after_seconds)))
         response = problem(503, "unavailable", message, headers={"Retry-After": retry})
         await response(scope, receive, send)
+
+
+OUTAGE = "a store or broker this service needs is unavailable; try again shortly"
+
+
+def _late(seconds: float) -> str:
+    return f"the request did not finish within {seconds:g}s; try again shortly"
 
 
 def _exempt(scope: Scope) -> bool:
@@ -345,6 +352,14 @@ class CausationAndMetrics:
 
 
 _TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"x-correlation-id", b"x-request-id"})
+
+
+def wrapped(app: ASGIApp, *, max_body_bytes: int, deadlines: Deadlines) -> ASGIApp:
+    """A plain ASGI app inside the middleware `install_middleware` gives a FastAPI app, in the
+    same order (for an endpoint served before FastAPI's own layers)."""
+    return CausationAndMetrics(
+        Unavailable(BodyLimit(app, limit=max_body_bytes), deadlines=deadlines)
+    )
 
 
 def install_middleware(
