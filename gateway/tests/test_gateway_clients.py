@@ -40,7 +40,7 @@ async def closes_after_each_answer() -> AsyncIterator[tuple[str, list[str]]]:
         yield f"http://127.0.0.1:{port}", seen
 
 
-async def test_a_read_on_a_connection_the_service_closed_is_tried_again(
+async def test_a_read_after_the_service_closed_its_pooled_connection_succeeds(
     closes_after_each_answer,
 ) -> None:
     url, seen = closes_after_each_answer
